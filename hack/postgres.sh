@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A private PostgreSQL server for tests and benchmarks, on loopback only.
+#
+#   hack/postgres.sh start   # start (idempotent); prints the DATABASE_URL
+#   hack/postgres.sh url     # print the DATABASE_URL
+#   hack/postgres.sh stop    # stop it
+#
+# Uses Debian's postgresql binaries; data lives under $GANTRY_STATE/postgres.
+# Nothing here touches the system's own cluster on 5432.
+set -euo pipefail
+
+GANTRY_STATE=${GANTRY_STATE:-/var/lib/gantry}
+PGPORT=${GANTRY_PG_PORT:-55432}
+DATA=$GANTRY_STATE/postgres/data
+RUN=$GANTRY_STATE/postgres/run
+URL="postgres://gantry:gantry@127.0.0.1:${PGPORT}/gantry"
+
+pgbin() {
+  local v
+  v=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+  [[ -n $v ]] || { echo "postgres.sh: PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
+  echo "/usr/lib/postgresql/$v/bin"
+}
+
+as_pg() { runuser -u postgres -- "$@"; }
+
+start() {
+  local bin
+  bin=$(pgbin)
+  mkdir -p "$DATA" "$RUN"
+  chown -R postgres:postgres "$GANTRY_STATE/postgres"
+  if [[ ! -f $DATA/PG_VERSION ]]; then
+    echo "postgres: initialising $DATA" >&2
+    as_pg "$bin/initdb" -D "$DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  fi
+  if ! as_pg "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    echo "postgres: starting on 127.0.0.1:$PGPORT" >&2
+    as_pg "$bin/pg_ctl" -D "$DATA" -l "$GANTRY_STATE/postgres/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $RUN -c max_connections=200 -c fsync=off -c synchronous_commit=off" start >/dev/null
+  fi
+  as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qtAc "SELECT 1 FROM pg_roles WHERE rolname='gantry'" | grep -q 1 ||
+    as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qc "CREATE ROLE gantry LOGIN SUPERUSER PASSWORD 'gantry'"
+  as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='gantry'" | grep -q 1 ||
+    as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qc "CREATE DATABASE gantry OWNER gantry"
+  echo "$URL"
+}
+
+stop() {
+  local bin
+  bin=$(pgbin)
+  if [[ -f $DATA/PG_VERSION ]]; then
+    as_pg "$bin/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  url) echo "$URL" ;;
+  *) echo "usage: hack/postgres.sh start|stop|url" >&2; exit 2 ;;
+esac

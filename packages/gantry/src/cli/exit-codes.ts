@@ -1,0 +1,16 @@
+/**
+ * Exit codes shared by every gantry command. Scripts may rely on them; they
+ * are listed in the README and in `gantry --help`.
+ */
+export const ExitCode = {
+  /** The command did what was asked. */
+  Ok: 0,
+  /** An unexpected failure (a bug, or an error Gantry could not classify). */
+  Failure: 1,
+  /** Bad usage: unknown flag, missing argument. */
+  Usage: 2,
+  /** The input (a spec file, a flag value) is invalid; nothing was changed. */
+  InvalidInput: 3,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,0 +1,49 @@
+import { Command, CommanderError } from 'commander';
+import { gantryVersion } from '../version.js';
+import { ExitCode } from './exit-codes.js';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  unexpected failure
+  2  bad usage (unknown flag, missing argument)
+  3  invalid input (spec or flag value); nothing was changed
+`;
+
+/** Builds the command tree. Exposed for tests, which parse without exiting. */
+export function buildProgram(): Command {
+  const program = new Command('gantry')
+    .description('Take a microservice from code to production on Kubernetes.')
+    .version(gantryVersion(), '-v, --version', 'print the Gantry version')
+    .option('-o, --output <format>', 'output format: text or json', 'text')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI with the given arguments and returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.configureOutput({
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => process.stderr.write(s),
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return ExitCode.Ok;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
+        return ExitCode.Ok;
+      }
+      return ExitCode.Usage;
+    }
+    process.stderr.write(`gantry: ${err instanceof Error ? err.message : String(err)}\n`);
+    return ExitCode.Failure;
+  }
+}
