@@ -1,0 +1,339 @@
+# Start, configure and health-check each component. Sourced by `cluster`.
+# shellcheck shell=bash
+
+ensure_packages() {
+  local need=() p
+  local -A pkg_of=(
+    [containerd]=containerd [runc]=runc [/usr/lib/cni/bridge]=containernetworking-plugins
+    [etcd]=etcd-server [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager
+    [docker-registry]=docker-registry [iptables]=iptables [conntrack]=conntrack [openssl]=openssl
+    [curl]=curl [ip]=iproute2 [socat]=socat
+  )
+  for p in "${!pkg_of[@]}"; do
+    if [[ $p == /* ]]; then [[ -e $p ]] || need+=("${pkg_of[$p]}"); else command -v "$p" >/dev/null || need+=("${pkg_of[$p]}"); fi
+  done
+  if ((${#need[@]})); then
+    info "installing Debian packages: ${need[*]}"
+    # Debian's postinst scripts would start system-wide daemons; we run our own.
+    [[ -e /usr/sbin/policy-rc.d ]] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; }
+    if [[ ! -f /var/lib/apt/periodic/gantry-updated ]]; then
+      apt-get update -qq >/dev/null && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/gantry-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+      die "apt-get install ${need[*]} failed"
+  else
+    info "Debian packages present"
+  fi
+}
+
+# ---- host networking ---------------------------------------------------------
+setup_host_network() {
+  ip addr show dev lo | grep -q " $NODE_IP/32" || ip addr add "$NODE_IP/32" dev lo
+  sysctl -qw net.ipv4.ip_forward=1
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || warn "bridge netfilter unavailable"
+  # Cluster addresses must never leave the machine: before kube-proxy and the
+  # bridge exist, these routes drop them instead of sending them to the
+  # default gateway.
+  ip route show type blackhole | grep -q "^blackhole $SERVICE_CIDR" || ip route add blackhole "$SERVICE_CIDR"
+  ip route show type blackhole | grep -q "^blackhole $POD_CIDR" || ip route add blackhole "$POD_CIDR" metric 4000
+  # Pods may talk to each other, to Services and to this host, but nothing
+  # they send is forwarded out of the machine.
+  iptables -N GANTRY-FENCE 2>/dev/null || true
+  iptables -F GANTRY-FENCE
+  iptables -A GANTRY-FENCE -i "$BRIDGE" -o "$BRIDGE" -j RETURN
+  iptables -A GANTRY-FENCE -i "$BRIDGE" -j DROP
+  iptables -C FORWARD -j GANTRY-FENCE 2>/dev/null || iptables -I FORWARD 1 -j GANTRY-FENCE
+}
+
+teardown_host_network() {
+  iptables -D FORWARD -j GANTRY-FENCE 2>/dev/null || true
+  iptables -F GANTRY-FENCE 2>/dev/null || true
+  iptables -X GANTRY-FENCE 2>/dev/null || true
+  ip route del blackhole "$SERVICE_CIDR" 2>/dev/null || true
+  ip route del blackhole "$POD_CIDR" metric 4000 2>/dev/null || true
+  ip link del "$BRIDGE" 2>/dev/null || true
+  ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
+}
+
+# ---- etcd --------------------------------------------------------------------
+start_etcd() {
+  mkdir -p "$STATE/etcd"
+  chmod 700 "$STATE/etcd"
+  start_daemon etcd etcd --name gantry --data-dir "$STATE/etcd" \
+    --listen-client-urls "$ETCD_CLIENT" --advertise-client-urls "$ETCD_CLIENT" \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster gantry=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+    --quota-backend-bytes 4294967296 --snapshot-count 10000
+  wait_for "etcd health" 60 http_ok "http://127.0.0.1:2381/health"
+}
+
+# ---- registry ----------------------------------------------------------------
+start_registry() {
+  mkdir -p "$STATE/registry/data"
+  cat >"$STATE/registry/config.yml" <<CFG
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $STATE/registry/data }
+  delete: { enabled: true }
+http:
+  addr: $REGISTRY
+  headers: { X-Content-Type-Options: [nosniff] }
+CFG
+  start_daemon registry docker-registry serve "$STATE/registry/config.yml"
+  wait_for "registry on $REGISTRY" 30 http_ok "http://$REGISTRY/v2/"
+}
+
+# ---- containerd ----------------------------------------------------------------
+start_containerd() {
+  mkdir -p "$STATE/containerd/certs.d/$REGISTRY" "$STATE/cni/net.d" "$STATE/cni/ipam" "$RUNDIR/containerd"
+  cat >"$STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<CFG
+server = "http://$REGISTRY"
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve", "push"]
+CFG
+  cat >"$STATE/containerd/config.toml" <<CFG
+version = 2
+root = "$STATE/containerd/root"
+state = "$RUNDIR/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[ttrpc]
+  address = "$RUNDIR/containerd/containerd.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$STATE/containerd/certs.d"
+CFG
+  cat >"$STATE/cni/net.d/10-gantry.conflist" <<CFG
+{
+  "cniVersion": "1.0.0",
+  "name": "gantry",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "$NODE_POD_CIDR" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "dataDir": "$STATE/cni/ipam"
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+CFG
+  start_daemon containerd containerd --config "$STATE/containerd/config.toml"
+  wait_for "containerd socket" 30 test -S "$CONTAINERD_SOCK"
+}
+
+# ---- control plane -------------------------------------------------------------
+start_apiserver() {
+  start_daemon kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers="$ETCD_CLIENT" \
+    --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" --advertise-address="$NODE_IP" \
+    --service-cluster-ip-range="$SERVICE_CIDR" --service-node-port-range=30000-32767 \
+    --client-ca-file="$PKI/ca.crt" \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --kubelet-preferred-address-types=InternalIP \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --allow-privileged=true --profiling=false --event-ttl=1h \
+    --endpoint-reconciler-type=lease
+  wait_for "kube-apiserver /readyz" 120 kubectl get --raw /readyz
+}
+
+start_controller_manager() {
+  local kc=$STATE/controller-manager.kubeconfig
+  start_daemon kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig="$kc" --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" \
+    --bind-address=127.0.0.1 --leader-elect=false \
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+    --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
+    --use-service-account-credentials=true --service-cluster-ip-range="$SERVICE_CIDR" \
+    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller' \
+    --profiling=false
+  wait_for "kube-controller-manager /healthz" 60 curl -ksf https://127.0.0.1:10257/healthz
+}
+
+start_scheduler() {
+  local kc=$STATE/scheduler.kubeconfig
+  start_daemon kube-scheduler "$BIN/kube-scheduler" \
+    --kubeconfig="$kc" --authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" \
+    --bind-address=127.0.0.1 --leader-elect=false --profiling=false
+  wait_for "kube-scheduler /healthz" 60 curl -ksf https://127.0.0.1:10259/healthz
+}
+
+# ---- node ----------------------------------------------------------------------
+start_kubelet() {
+  mkdir -p "$STATE/kubelet/root"
+  # Pods get no upstream resolver: nothing in the cluster resolves names outside it.
+  echo "nameserver 127.0.0.1" >"$STATE/kubelet/resolv.conf"
+  cat >"$STATE/kubelet/config.yaml" <<CFG
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous: { enabled: false }
+  webhook: { enabled: true }
+  x509: { clientCAFile: $PKI/ca.crt }
+authorization: { mode: Webhook }
+address: $NODE_IP
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+tlsCertFile: $PKI/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving.key
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+resolvConf: $STATE/kubelet/resolv.conf
+clusterDomain: cluster.local
+serializeImagePulls: false
+maxPods: 250
+podPidsLimit: 4096
+imageGCHighThresholdPercent: 95
+imageGCLowThresholdPercent: 90
+evictionHard:
+  memory.available: 200Mi
+  nodefs.available: 2%
+  imagefs.available: 2%
+  nodefs.inodesFree: 2%
+nodeStatusReportFrequency: 1m
+syncFrequency: 30s
+shutdownGracePeriod: 0s
+CFG
+  start_daemon kubelet "$BIN/kubelet" --config="$STATE/kubelet/config.yaml" \
+    --kubeconfig="$STATE/kubelet.kubeconfig" --root-dir="$STATE/kubelet/root" \
+    --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
+    --pod-infra-container-image="$PAUSE_IMAGE"
+  wait_for "kubelet /healthz" 90 curl -sf http://127.0.0.1:10248/healthz
+}
+
+start_kube_proxy() {
+  mkdir -p "$STATE/kube-proxy"
+  cat >"$STATE/kube-proxy/config.yaml" <<CFG
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+clientConnection:
+  kubeconfig: $STATE/kube-proxy.kubeconfig
+conntrack:
+  maxPerCore: 0
+  min: 0
+iptables:
+  syncPeriod: 30s
+  minSyncPeriod: 0s
+CFG
+  start_daemon kube-proxy "$BIN/kube-proxy" --config="$STATE/kube-proxy/config.yaml"
+  wait_for "kube-proxy /healthz" 60 curl -sf http://127.0.0.1:10256/healthz
+}
+
+wait_node_ready() {
+  wait_for "node $NODE_NAME to register" 90 kubectl get node "$NODE_NAME"
+  kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=120s >/dev/null ||
+    die "node $NODE_NAME did not become Ready; see $LOGS/kubelet.log"
+}
+
+# ---- monitoring ------------------------------------------------------------------
+start_monitoring() {
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: gantry:prometheus }
+rules:
+  - apiGroups: [""]
+    resources: [pods, services, endpoints, nodes]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: gantry:prometheus }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gantry:prometheus }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: "gantry:prometheus" }]
+YAML
+  mkdir -p "$STATE/prometheus/data" "$STATE/prometheus/rules" "$STATE/alertmanager/data"
+  cat >"$STATE/prometheus/prometheus.yml" <<CFG
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+alerting:
+  alertmanagers:
+    - static_configs: [{ targets: ["$ALERTMANAGER_ADDR"] }]
+rule_files: ["$STATE/prometheus/rules/*.yml"]
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{ targets: ["$PROMETHEUS_ADDR"] }]
+  # Every pod that asks to be scraped with the usual annotations:
+  #   prometheus.io/scrape: "true", prometheus.io/port, prometheus.io/path
+  - job_name: kubernetes-pods
+    kubernetes_sd_configs:
+      - role: pod
+        kubeconfig_file: $STATE/prometheus.kubeconfig
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+        action: keep
+        regex: "true"
+      - source_labels: [__meta_kubernetes_pod_phase]
+        action: drop
+        regex: (Succeeded|Failed|Pending)
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+        action: replace
+        target_label: __metrics_path__
+        regex: (.+)
+      - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+        action: replace
+        regex: ([^:]+)(?::\d+)?;(\d+)
+        replacement: \$1:\$2
+        target_label: __address__
+      - action: labelmap
+        regex: __meta_kubernetes_pod_label_(.+)
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: pod
+CFG
+  cat >"$STATE/alertmanager/alertmanager.yml" <<CFG
+route:
+  receiver: default
+  group_wait: 5s
+  group_interval: 30s
+  repeat_interval: 4h
+receivers:
+  - name: default
+CFG
+  start_daemon alertmanager prometheus-alertmanager --config.file="$STATE/alertmanager/alertmanager.yml" \
+    --storage.path="$STATE/alertmanager/data" --web.listen-address="$ALERTMANAGER_ADDR" \
+    --cluster.listen-address=
+  start_daemon prometheus "$BIN/prometheus" --config.file="$STATE/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$STATE/prometheus/data" --storage.tsdb.retention.time=2d \
+    --web.listen-address="$PROMETHEUS_ADDR" --web.enable-lifecycle
+  wait_for "alertmanager" 60 http_ok "http://$ALERTMANAGER_ADDR/-/ready"
+  wait_for "prometheus" 60 http_ok "http://$PROMETHEUS_ADDR/-/ready"
+}

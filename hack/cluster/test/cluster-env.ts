@@ -1,0 +1,106 @@
+// Test helpers for anything that needs the local cluster: find it, talk to it
+// with kubectl, and wait for conditions with bounded retries.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const clusterScript = fileURLToPath(new URL('../cluster', import.meta.url));
+
+export interface ClusterEnv {
+  KUBECONFIG: string;
+  PATH: string;
+  GANTRY_REGISTRY: string;
+  PROMETHEUS_URL: string;
+  ALERTMANAGER_URL: string;
+  GANTRY_NODE_BASE_IMAGE: string;
+}
+
+/**
+ * The running local cluster's environment, or a reason it cannot be used.
+ * Tests skip on a reason outside CI and fail on it in CI.
+ */
+export function localCluster(): { env: ClusterEnv } | { reason: string } {
+  const status = spawnSync(clusterScript, ['status'], { encoding: 'utf8' });
+  if (status.status !== 0) {
+    return {
+      reason: `local cluster is not healthy (hack/cluster/cluster status):\n${status.stdout}`,
+    };
+  }
+  const out = spawnSync(clusterScript, ['env'], { encoding: 'utf8' });
+  const vars: Record<string, string> = {};
+  for (const line of out.stdout.split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
+    if (m?.[1] && m[2] !== undefined) {
+      vars[m[1]] = m[2].replace('$PATH', process.env.PATH ?? '');
+    }
+  }
+  return { env: vars as unknown as ClusterEnv };
+}
+
+/** Resolves the cluster or, in CI, throws; elsewhere returns a skip message. */
+export function requireCluster(): ClusterEnv | string {
+  const c = localCluster();
+  if ('env' in c) return c.env;
+  if (process.env.CI === 'true') throw new Error(c.reason);
+  return c.reason;
+}
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  cwd?: string;
+  extraEnv?: Record<string, string>;
+}
+
+export function run(
+  cmd: string,
+  args: readonly string[],
+  env: ClusterEnv,
+  opts: RunOptions = {},
+): Run {
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    input: opts.input,
+    cwd: opts.cwd,
+    env: { ...process.env, ...env, ...opts.extraEnv },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function kubectl(env: ClusterEnv, args: readonly string[], input?: string): string {
+  const r = run('kubectl', args, env, input === undefined ? {} : { input });
+  if (r.status !== 0) {
+    throw new Error(`kubectl ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined> | T | undefined,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? `: ${last.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await sleep(intervalMs);
+  }
+}
