@@ -1,0 +1,150 @@
+// Builds the Fastify application from injected dependencies. main.ts wires real ones; tests
+// wire their own (in-memory SQLite, a PostgreSQL schema, fixed random, silent logger).
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import pino from 'pino';
+import type { Registry } from 'prom-client';
+import { ProblemSchema, registerProblemHandlers } from './http/problem.js';
+import { requestIdFrom } from './http/request-id.js';
+import type { RouteKind } from './http/route-kind.js';
+import { createValidatorCompiler } from './http/validation.js';
+import { registerFaultInjection } from './ops/faults.js';
+import { registerHealthRoutes } from './ops/health.js';
+import { registerMetrics } from './ops/metrics.js';
+import type { MetricsOptions } from './ops/metrics.js';
+import { RuntimeState } from './ops/runtime.js';
+import { registerVersionRoute } from './ops/version.js';
+import type { BuildInfo } from './ops/version.js';
+import { mapUserErrors } from './users/errors.js';
+import type { UserRepository } from './users/repository.js';
+import { userRoutes } from './users/routes.js';
+import { UserService } from './users/service.js';
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export interface AppDeps {
+  readonly repository: UserRepository;
+  /** A pino logger; silent when omitted. */
+  readonly logger?: FastifyBaseLogger;
+  readonly state?: RuntimeState;
+  readonly buildInfo?: BuildInfo;
+  readonly bodyLimit?: number;
+  readonly metrics?: MetricsOptions;
+  /** Random source for fault injection (tests make it deterministic). */
+  readonly random?: () => number;
+}
+
+export interface App {
+  readonly server: FastifyInstance;
+  readonly state: RuntimeState;
+  readonly registry: Registry;
+}
+
+/** Paths of routes left out of the OpenAPI document: the Swagger UI's own assets. */
+function isDocsAsset(url: string): boolean {
+  return url === '/docs' || url.startsWith('/docs/');
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const state = deps.state ?? new RuntimeState();
+  const buildInfo = deps.buildInfo ?? { version: '0.0.0', gitSha: 'unknown', buildTime: 'unknown' };
+  const server = Fastify({
+    loggerInstance: deps.logger ?? pino({ level: 'silent' }),
+    // One access line per request, written in onResponse below, instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    genReqId: requestIdFrom,
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // The OpenAPI collector sees only routes added after it: register it first.
+  await server.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'user-service',
+        version: buildInfo.version,
+        description:
+          'Reference microservice shipped by Gantry: a users REST API. ' +
+          'Errors are RFC 9457 problem details (application/problem+json).',
+      },
+      tags: [
+        { name: 'users', description: 'the users resource' },
+        { name: 'ops', description: 'probes, metrics, build metadata, API description' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
+    transform: ({ schema, url, route }) =>
+      isDocsAsset(url) ? { schema: { ...schema, hide: true }, url } : { schema, url, route },
+  });
+  await server.register(swaggerUi, { routePrefix: '/docs' });
+
+  server.setValidatorCompiler(createValidatorCompiler());
+  server.addSchema(ProblemSchema);
+  registerProblemHandlers(server, { mappers: [mapUserErrors] });
+
+  // JSON only: text/plain bodies get 415 instead of a confusing "body must be object".
+  server.removeContentTypeParser('text/plain');
+  server.addContentTypeParser(
+    'application/merge-patch+json',
+    { parseAs: 'string' },
+    server.getDefaultJsonParser('error', 'error'),
+  );
+
+  server.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+  server.addHook('onResponse', (request, reply, done) => {
+    const kind: RouteKind | undefined = request.routeOptions.config.kind;
+    const line = {
+      method: request.method,
+      url: request.url,
+      route: request.routeOptions.url,
+      statusCode: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    if (kind === 'ops') request.log.debug(line, 'request completed');
+    else request.log.info(line, 'request completed');
+    done();
+  });
+
+  const registry = registerMetrics(server, deps.metrics);
+  registerFaultInjection(server, {
+    faults: () => state.faults,
+    ...(deps.random && { random: deps.random }),
+  });
+
+  const ops = { kind: 'ops' } as const;
+  server.get(
+    '/openapi.json',
+    {
+      config: ops,
+      schema: {
+        tags: ['ops'],
+        operationId: 'openapi',
+        summary: 'This OpenAPI 3 document',
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+    },
+    () => server.swagger(),
+  );
+  registerHealthRoutes(server, { state, ping: () => deps.repository.ping() });
+  registerVersionRoute(server, buildInfo);
+
+  await server.register(userRoutes, {
+    prefix: '/api/users',
+    service: new UserService(deps.repository),
+  });
+
+  await server.ready();
+  return { server, state, registry };
+}
