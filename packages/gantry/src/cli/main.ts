@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../version.js';
+import { SpecError } from '../spec/index.js';
+import { registerSpecCommands } from './commands/spec.js';
 import { ExitCode } from './exit-codes.js';
+import { UsageError } from './output.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -19,6 +22,8 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError(true)
     .exitOverride();
+  registerSpecCommands(program);
+  for (const c of program.commands) c.exitOverride().showSuggestionAfterError(true);
   return program;
 }
 
@@ -42,6 +47,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         return ExitCode.Ok;
       }
       return ExitCode.Usage;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return ExitCode.Usage;
+    }
+    if (err instanceof SpecError) {
+      if (program.opts<{ output?: string }>().output === 'json') {
+        process.stdout.write(
+          JSON.stringify({ valid: false, problems: err.problems }, null, 2) + '\n',
+        );
+      }
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return ExitCode.InvalidInput;
     }
     process.stderr.write(`gantry: ${err instanceof Error ? err.message : String(err)}\n`);
     return ExitCode.Failure;

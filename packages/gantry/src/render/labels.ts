@@ -1,0 +1,33 @@
+// Kubernetes recommended labels (app.kubernetes.io/*) for every object.
+import type { ServiceSpec } from '../spec/index.js';
+
+export const MANAGED_BY = 'gantry';
+
+/** Labels that select a service's pods. Never includes the version: selectors are immutable. */
+export function selectorLabels(spec: ServiceSpec): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': spec.name,
+    'app.kubernetes.io/instance': spec.name,
+  };
+}
+
+export function commonLabels(
+  spec: ServiceSpec,
+  version: string | undefined,
+): Record<string, string> {
+  const labels: Record<string, string> = {
+    ...spec.labels,
+    ...selectorLabels(spec),
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+  };
+  if (version) labels['app.kubernetes.io/version'] = labelValue(version);
+  return labels;
+}
+
+/** A label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends. */
+export function labelValue(v: string): string {
+  return v
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}

@@ -1,0 +1,5 @@
+export { SPEC_API_VERSION, serviceSpecSchema, specJsonSchema } from './schema.js';
+export type { ServiceSpec, ServiceSpecInput, ProbeSpec } from './schema.js';
+export { loadSpecFile, parseSpec } from './load.js';
+export { SpecError, formatProblem } from './errors.js';
+export type { SpecProblem } from './errors.js';

@@ -1,0 +1,204 @@
+// The service spec (gantry.yaml): one typed schema with defaults, from which
+// validation, TypeScript types and the editor JSON Schema all derive.
+import { z } from 'zod';
+
+export const SPEC_API_VERSION = 'gantry.dev/v1alpha1';
+
+const dnsLabel = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    message:
+      'must be a DNS label: lower-case letters, digits and "-", starting and ending with an alphanumeric',
+  });
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  message: 'must be an environment variable name (letters, digits, "_"; not starting with a digit)',
+});
+
+const configKey = z.string().regex(/^[-._a-zA-Z0-9]+$/, {
+  message: 'must consist of letters, digits, "-", "_" or "." (a ConfigMap/Secret key)',
+});
+
+/** Kubernetes resource quantity, e.g. 100m, 0.5, 128Mi, 1G. */
+const quantity = z.union([
+  z.number().positive(),
+  z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, {
+    message: 'must be a Kubernetes quantity such as 250m, 0.5, 128Mi or 1Gi',
+  }),
+]);
+
+/** An absolute count or a percentage such as "25%". */
+const intOrPercent = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^[0-9]{1,3}%$/, { message: 'must be an integer or a percentage such as 25%' }),
+]);
+
+const port = z.number().int().min(1).max(65535);
+
+const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
+
+const probe = z.strictObject({
+  path: z.string().startsWith('/').describe('HTTP path probed on the container port'),
+  port: z
+    .union([port, dnsLabel])
+    .optional()
+    .describe('port number or name; default: the first port'),
+  initialDelaySeconds: z.number().int().min(0).default(0),
+  periodSeconds: z.number().int().min(1).default(5),
+  timeoutSeconds: z.number().int().min(1).default(2),
+  failureThreshold: z.number().int().min(1).default(3),
+  successThreshold: z.number().int().min(1).default(1),
+});
+
+const secretSource = z
+  .strictObject({
+    fromFile: z.string().min(1).optional().describe('read the value from this file at deploy time'),
+    fromEnv: envName
+      .optional()
+      .describe('read the value from this environment variable at deploy time'),
+  })
+  .refine((s) => (s.fromFile === undefined) !== (s.fromEnv === undefined), {
+    message: 'give exactly one of fromFile or fromEnv (secret values never live in the spec)',
+  });
+
+const routeMatch = z.strictObject({
+  path: z.string().startsWith('/').default('/'),
+  pathType: z.enum(['PathPrefix', 'Exact']).default('PathPrefix'),
+});
+
+export const serviceSpecSchema = z
+  .strictObject({
+    apiVersion: z.literal(SPEC_API_VERSION, {
+      message: `must be "${SPEC_API_VERSION}"`,
+    }),
+    name: dnsLabel.describe('service name; names every rendered object'),
+    namespace: dnsLabel.default('default'),
+    labels: z.record(z.string(), z.string()).default({}).describe('extra labels on every object'),
+    image: z
+      .string()
+      .min(1)
+      .describe('image repository (tag or digest optional; gantry deploy --image overrides)'),
+    command: z.array(z.string()).optional(),
+    args: z.array(z.string()).optional(),
+    replicas: z.number().int().min(0).max(1000).default(1),
+    ports: z
+      .array(
+        z.strictObject({
+          name: dnsLabel.max(15).default('http'),
+          containerPort: port,
+          servicePort: port.optional().describe('port on the Service; default: containerPort'),
+          protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+        }),
+      )
+      .min(1)
+      .default([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]),
+    env: z.record(envName, z.string()).default({}).describe('plain environment variables'),
+    config: z
+      .record(configKey, z.string())
+      .default({})
+      .describe('non-secret configuration; becomes a ConfigMap mounted at configMountPath'),
+    configMountPath: z.string().startsWith('/').default('/etc/app/config'),
+    secrets: z
+      .record(configKey, secretSource)
+      .default({})
+      .describe('secret keys; values come from files or env at deploy time, never from the spec'),
+    secretMountPath: z.string().startsWith('/').default('/etc/app/secrets'),
+    resources: z
+      .strictObject({
+        requests: resourceList.default({ cpu: '100m', memory: '128Mi' }),
+        limits: resourceList.default({ memory: '256Mi' }),
+      })
+      .default({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }),
+    probes: z
+      .strictObject({
+        liveness: probe.optional(),
+        readiness: probe.optional(),
+        startup: probe.optional(),
+      })
+      .default({}),
+    rollingUpdate: z
+      .strictObject({
+        maxSurge: intOrPercent.default('25%'),
+        maxUnavailable: intOrPercent.default(0),
+      })
+      .default({ maxSurge: '25%', maxUnavailable: 0 }),
+    progressDeadlineSeconds: z.number().int().min(10).default(600),
+    terminationGracePeriodSeconds: z.number().int().min(0).default(30),
+    autoscaling: z
+      .strictObject({
+        minReplicas: z.number().int().min(1),
+        maxReplicas: z.number().int().min(1),
+        targetCPUUtilizationPercentage: z.number().int().min(1).max(100).default(80),
+      })
+      .refine((a) => a.maxReplicas >= a.minReplicas, {
+        message: 'maxReplicas must be at least minReplicas',
+      })
+      .optional(),
+    disruptionBudget: z
+      .strictObject({
+        minAvailable: intOrPercent.optional(),
+        maxUnavailable: intOrPercent.optional(),
+      })
+      .refine((d) => (d.minAvailable === undefined) !== (d.maxUnavailable === undefined), {
+        message: 'give exactly one of minAvailable or maxUnavailable',
+      })
+      .optional(),
+    service: z
+      .strictObject({
+        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'None']).default('ClusterIP'),
+      })
+      .default({ type: 'ClusterIP' }),
+    routes: z
+      .array(
+        z.strictObject({
+          hostnames: z.array(z.string().min(1)).min(1),
+          matches: z.array(routeMatch).default([{ path: '/', pathType: 'PathPrefix' }]),
+          gateway: z
+            .string()
+            .regex(/^([a-z0-9-]+\/)?[a-z0-9-]+$/, { message: 'must be NAME or NAMESPACE/NAME' })
+            .describe('parent Gateway as NAME or NAMESPACE/NAME'),
+          port: z.union([port, dnsLabel]).optional(),
+        }),
+      )
+      .default([]),
+    metrics: z
+      .strictObject({
+        path: z.string().startsWith('/').default('/metrics'),
+        port: z.union([port, dnsLabel]).optional(),
+      })
+      .optional()
+      .describe('Prometheus scrape annotations on the pods'),
+    networkPolicy: z
+      .strictObject({
+        allowFrom: z
+          .array(
+            z.strictObject({
+              namespace: dnsLabel.optional(),
+              podLabels: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .default([])
+          .describe('who may connect; empty allows only the same namespace'),
+      })
+      .optional(),
+  })
+  .refine((s) => s.autoscaling === undefined || s.replicas <= s.autoscaling.maxReplicas, {
+    message: 'replicas exceeds autoscaling.maxReplicas',
+    path: ['replicas'],
+  });
+
+/** A spec as written (defaults not yet applied). */
+export type ServiceSpecInput = z.input<typeof serviceSpecSchema>;
+/** A validated spec with every default filled in. */
+export type ServiceSpec = z.output<typeof serviceSpecSchema>;
+export type ProbeSpec = z.output<typeof probe>;
+
+/** The JSON Schema of gantry.yaml, for editors (yaml-language-server). */
+export function specJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(serviceSpecSchema, { io: 'input', unrepresentable: 'any' }),
+    title: 'Gantry service spec (gantry.yaml)',
+  };
+}

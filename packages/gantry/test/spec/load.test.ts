@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SpecError, parseSpec, formatProblem } from '../../src/spec/index.js';
+
+const base = `apiVersion: gantry.dev/v1alpha1
+name: users
+image: registry.local/users
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseSpec(text, 'svc.yaml');
+  } catch (err) {
+    assert.ok(err instanceof SpecError, `expected SpecError, got ${String(err)}`);
+    return err.problems.map(formatProblem);
+  }
+  assert.fail('spec was accepted');
+}
+
+test('a minimal spec gets every default', () => {
+  const spec = parseSpec(base);
+  assert.equal(spec.namespace, 'default');
+  assert.equal(spec.replicas, 1);
+  assert.deepEqual(spec.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+  assert.deepEqual(spec.rollingUpdate, { maxSurge: '25%', maxUnavailable: 0 });
+  assert.equal(spec.service.type, 'ClusterIP');
+  assert.deepEqual(spec.resources.requests, { cpu: '100m', memory: '128Mi' });
+});
+
+test('wrong type names file, line, column and field', () => {
+  assert.deepEqual(problems(base + 'replicas: three\n'), [
+    'svc.yaml:4:11: replicas: expected number, got "three"',
+  ]);
+});
+
+test('unknown keys are rejected with a suggestion', () => {
+  assert.deepEqual(problems(base + 'replica: 3\n'), [
+    'svc.yaml:4:1: replica: unknown field (did you mean "replicas"?)',
+  ]);
+  assert.deepEqual(problems(base + 'ports:\n  - containerPort: 80\n    protocl: TCP\n'), [
+    'svc.yaml:6:5: ports[0].protocl: unknown field (did you mean "protocol"?)',
+  ]);
+});
+
+test('an unknown key with no close match lists the known fields', () => {
+  const [p] = problems(base + 'probes:\n  zzzzzz: {path: /}\n');
+  assert.match(
+    p!,
+    /^svc\.yaml:5:3: probes\.zzzzzz: unknown field; known fields: liveness, readiness, startup$/,
+  );
+});
+
+test('missing required fields are named', () => {
+  assert.deepEqual(problems('apiVersion: gantry.dev/v1alpha1\nname: users\n'), [
+    'svc.yaml:1:1: image: required field is missing (expected string)',
+  ]);
+});
+
+test('secret values in the spec are refused and never echoed', () => {
+  const out = problems(base + 'secrets:\n  DB: "postgres://user:hunter2@db/x"\n').join('\n');
+  assert.match(out, /secrets\.DB: expected object, got a string \(value not shown\)/);
+  assert.doesNotMatch(out, /hunter2/);
+  const inline = problems(base + 'secrets:\n  DB:\n    value: hunter2\n').join('\n');
+  assert.match(inline, /secrets\.DB\.value: secret values must not be written in the spec/);
+  assert.doesNotMatch(inline, /hunter2/);
+});
+
+test('enums, ranges and cross-field rules', () => {
+  assert.deepEqual(problems(base + 'service: {type: Cluster}\n'), [
+    'svc.yaml:4:17: service.type: must be one of: "ClusterIP", "NodePort", "LoadBalancer", "None"',
+  ]);
+  const [a] = problems(base + 'autoscaling: {minReplicas: 5, maxReplicas: 2}\n');
+  assert.match(a!, /autoscaling: maxReplicas must be at least minReplicas/);
+  const [port] = problems(base + 'ports: [{containerPort: 70000}]\n');
+  assert.match(port!, /ports\[0\]\.containerPort: Too big/);
+});
+
+test('YAML syntax errors point at the position', () => {
+  const [p] = problems(base + 'replicas: [1,\n');
+  assert.match(p!, /^svc\.yaml:\d+:\d+: YAML: /);
+});
+
+test('a document that is not a mapping is rejected', () => {
+  assert.deepEqual(problems('- a\n- b\n'), [
+    'svc.yaml:1:1: the spec must be a YAML mapping (key: value)',
+  ]);
+});
