@@ -59,17 +59,43 @@ start_daemon() {
   shift
   mkdir -p "$LOGS" "$PIDS"
   if daemon_alive "$name"; then
-    info "$name already running (pid $(cat "$PIDS/$name.pid"))"
+    info "$name already running (pid $(daemon_pid "$name"))"
     return 0
   fi
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name.pid"
-  info "$name started (pid $!, log $LOGS/$name.log)"
+  local pid=$!
+  # The start time disambiguates a recycled pid from our process.
+  echo "$pid $(_start_time "$pid")" >"$PIDS/$name.pid"
+  info "$name started (pid $pid, log $LOGS/$name.log)"
 }
 
-daemon_alive() {
-  local f=$PIDS/$1.pid
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+_start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# daemon_pid NAME: the recorded pid when that very process is still alive.
+daemon_pid() {
+  local f=$PIDS/$1.pid pid started
+  [[ -f $f ]] || return 1
+  read -r pid started <"$f"
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -z $started || $(_start_time "$pid") == "$started" ]] || return 1
+  echo "$pid"
+}
+
+daemon_alive() { daemon_pid "$1" >/dev/null; }
+
+# write_if_changed FILE: stdin to FILE, untouched when the content is the same
+# (kube-proxy and others exit or reload when their config file changes).
+write_if_changed() {
+  local file=$1 tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+  else
+    mkdir -p "$(dirname "$file")"
+    mv "$tmp" "$file"
+    chmod 644 "$file"
+  fi
 }
 
 # stop_daemon NAME [TIMEOUT]: SIGTERM, wait, then SIGKILL.
@@ -77,8 +103,7 @@ stop_daemon() {
   local name=$1 timeout=${2:-15} pid i
   local f=$PIDS/$name.pid
   [[ -f $f ]] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid=$(daemon_pid "$name"); then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < timeout * 10; i++)); do
       kill -0 "$pid" 2>/dev/null || break

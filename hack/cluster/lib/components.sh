@@ -70,7 +70,7 @@ start_etcd() {
 # ---- registry ----------------------------------------------------------------
 start_registry() {
   mkdir -p "$STATE/registry/data"
-  cat >"$STATE/registry/config.yml" <<CFG
+  write_if_changed "$STATE/registry/config.yml" <<CFG
 version: 0.1
 log: { level: warn }
 storage:
@@ -87,12 +87,12 @@ CFG
 # ---- containerd ----------------------------------------------------------------
 start_containerd() {
   mkdir -p "$STATE/containerd/certs.d/$REGISTRY" "$STATE/cni/net.d" "$STATE/cni/ipam" "$RUNDIR/containerd"
-  cat >"$STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<CFG
+  write_if_changed "$STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<CFG
 server = "http://$REGISTRY"
 [host."http://$REGISTRY"]
   capabilities = ["pull", "resolve", "push"]
 CFG
-  cat >"$STATE/containerd/config.toml" <<CFG
+  write_if_changed "$STATE/containerd/config.toml" <<CFG
 version = 2
 root = "$STATE/containerd/root"
 state = "$RUNDIR/containerd/state"
@@ -116,7 +116,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$STATE/containerd/certs.d"
 CFG
-  cat >"$STATE/cni/net.d/10-gantry.conflist" <<CFG
+  write_if_changed "$STATE/cni/net.d/10-gantry.conflist" <<CFG
 {
   "cniVersion": "1.0.0",
   "name": "gantry",
@@ -187,8 +187,8 @@ start_scheduler() {
 start_kubelet() {
   mkdir -p "$STATE/kubelet/root"
   # Pods get no upstream resolver: nothing in the cluster resolves names outside it.
-  echo "nameserver 127.0.0.1" >"$STATE/kubelet/resolv.conf"
-  cat >"$STATE/kubelet/config.yaml" <<CFG
+  echo "nameserver 127.0.0.1" | write_if_changed "$STATE/kubelet/resolv.conf"
+  write_if_changed "$STATE/kubelet/config.yaml" <<CFG
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -230,7 +230,7 @@ CFG
 
 start_kube_proxy() {
   mkdir -p "$STATE/kube-proxy"
-  cat >"$STATE/kube-proxy/config.yaml" <<CFG
+  write_if_changed "$STATE/kube-proxy/config.yaml" <<CFG
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -241,6 +241,7 @@ healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 clientConnection:
   kubeconfig: $STATE/kube-proxy.kubeconfig
+nodePortAddresses: ["$NODE_IP/32", "127.0.0.0/8"]
 conntrack:
   maxPerCore: 0
   min: 0
@@ -279,7 +280,7 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gantry:
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: "gantry:prometheus" }]
 YAML
   mkdir -p "$STATE/prometheus/data" "$STATE/prometheus/rules" "$STATE/alertmanager/data"
-  cat >"$STATE/prometheus/prometheus.yml" <<CFG
+  write_if_changed "$STATE/prometheus/prometheus.yml" <<CFG
 global:
   scrape_interval: 5s
   evaluation_interval: 5s
@@ -319,7 +320,7 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_name]
         target_label: pod
 CFG
-  cat >"$STATE/alertmanager/alertmanager.yml" <<CFG
+  write_if_changed "$STATE/alertmanager/alertmanager.yml" <<CFG
 route:
   receiver: default
   group_wait: 5s
