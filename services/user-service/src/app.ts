@@ -8,7 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import pino from 'pino';
 import type { Registry } from 'prom-client';
-import { ProblemSchema, registerProblemHandlers } from './http/problem.js';
+import { ProblemSchema, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { requestIdFrom } from './http/request-id.js';
 import type { RouteKind } from './http/route-kind.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -42,6 +42,8 @@ export interface App {
   readonly server: FastifyInstance;
   readonly state: RuntimeState;
   readonly registry: Registry;
+  /** Changes the log level of the app's logger and of every request logger made after. */
+  setLogLevel(level: string): void;
 }
 
 /** Paths of routes left out of the OpenAPI document: the Swagger UI's own assets. */
@@ -60,6 +62,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    // Unparseable URLs (bad percent-encoding, over-long parameters) get problem+json too.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      const status =
+        error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 400;
+      void sendProblem(request, reply, status, { detail: error.message });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // The OpenAPI collector sees only routes added after it: register it first.
@@ -146,5 +155,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await server.ready();
-  return { server, state, registry };
+  // Fastify logs through a child of the given logger, so set the level on both.
+  const setLogLevel = (level: string): void => {
+    if (deps.logger) deps.logger.level = level;
+    server.log.level = level;
+  };
+  return { server, state, registry, setLogLevel };
 }

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     'database ready',
   );
 
-  const { server } = await buildApp({
+  const app = await buildApp({
     repository,
     logger,
     state,
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     logger,
     pollIntervalMs: values.CONFIG_POLL_INTERVAL_MS,
     onApply: (next) => {
-      logger.level = next.LOG_LEVEL;
+      app.setLogLevel(next.LOG_LEVEL);
       state.faults = faultConfigOf(next);
       logger.info({ logLevel: next.LOG_LEVEL, faults: describeFaults(state.faults) }, 'reloaded');
     },
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     logger,
     drainDelayMs: values.SHUTDOWN_DRAIN_DELAY_MS,
     timeoutMs: values.SHUTDOWN_TIMEOUT_MS,
-    closeServer: () => server.close(),
+    closeServer: () => app.server.close(),
     closeResources: async () => {
       watcher.close();
       await repository.close();
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   });
   installSignalHandlers(shutdown, logger, exit);
 
-  await server.listen({ port: values.PORT, host: values.HOST });
+  await app.server.listen({ port: values.PORT, host: values.HOST });
 }
 
 main().catch((err: unknown) => {
