@@ -1,0 +1,3 @@
+module gantry.dev/services/hello-go
+
+go 1.24
