@@ -31,10 +31,17 @@ setup_host_network() {
   ip addr show dev lo | grep -q " $NODE_IP/32" || ip addr add "$NODE_IP/32" dev lo
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || warn "bridge netfilter unavailable"
-  # Cluster addresses must never leave the machine: before kube-proxy and the
-  # bridge exist, these routes drop them instead of sending them to the
-  # default gateway.
-  ip route show type blackhole | grep -q "^blackhole $SERVICE_CIDR" || ip route add blackhole "$SERVICE_CIDR"
+  # The pod bridge exists before any pod (the CNI bridge plugin adopts it), so
+  # routes can point at it from the start.
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip addr show dev "$BRIDGE" | grep -q " ${NODE_POD_CIDR%.*}.1/" || ip addr add "${NODE_POD_CIDR%.*}.1/${NODE_POD_CIDR#*/}" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # Cluster addresses must never leave the machine. Service IPs route to the
+  # bridge (kube-proxy DNATs them to pod IPs on the way out; a blackhole route
+  # would fail connect() before the DNAT); the rest of the pod range is dropped.
+  ip route show "$SERVICE_CIDR" | grep -q "dev $BRIDGE" || ip route replace "$SERVICE_CIDR" dev "$BRIDGE"
   ip route show type blackhole | grep -q "^blackhole $POD_CIDR" || ip route add blackhole "$POD_CIDR" metric 4000
   # Pods may talk to each other, to Services and to this host, but nothing
   # they send is forwarded out of the machine.
@@ -49,7 +56,7 @@ teardown_host_network() {
   iptables -D FORWARD -j GANTRY-FENCE 2>/dev/null || true
   iptables -F GANTRY-FENCE 2>/dev/null || true
   iptables -X GANTRY-FENCE 2>/dev/null || true
-  ip route del blackhole "$SERVICE_CIDR" 2>/dev/null || true
+  ip route del "$SERVICE_CIDR" 2>/dev/null || true
   ip route del blackhole "$POD_CIDR" metric 4000 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
   ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
@@ -103,6 +110,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = "$RUNDIR/containerd/containerd.sock.ttrpc"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Some sandboxes (this machine's among them) refuse to lower oom_score_adj;
+  # never ask for less than containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

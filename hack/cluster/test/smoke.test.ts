@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { clusterScript, eventually, kubectl, requireCluster, run } from './cluster-env.js';
 import type { ClusterEnv } from './cluster-env.js';
 
-const helloGo = fileURLToPath(new URL('../../../services/hello-go', import.meta.url));
+// The echo fixture serves /, /healthz and /metrics (Prometheus text format).
+const echoSrc = fileURLToPath(new URL('./fixtures/echo', import.meta.url));
 
 interface PodList {
   items: {
@@ -48,7 +49,7 @@ test(
       'go',
       ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs', 'hello'), '.'],
       env,
-      { cwd: helloGo, extraEnv: { CGO_ENABLED: '0' } },
+      { cwd: echoSrc, extraEnv: { CGO_ENABLED: '0' } },
     );
     assert.equal(build.status, 0, `go build failed: ${build.stderr}`);
     const tag = `smoke-${Date.now()}`;
@@ -88,7 +89,7 @@ test(
       const res = await fetch(`http://${clusterIP}/`, { signal: AbortSignal.timeout(2000) });
       return res.ok ? res.text() : undefined;
     });
-    assert.match(body, /Hello/);
+    assert.equal(body.trim(), 'echo');
 
     const [victim] = readyPods(env, ns);
     assert.ok(victim);
