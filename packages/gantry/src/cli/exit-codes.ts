@@ -11,6 +11,12 @@ export const ExitCode = {
   Usage: 2,
   /** The input (a spec file, a flag value) is invalid; nothing was changed. */
   InvalidInput: 3,
+  /** The deploy failed; the service was returned to its last good release when one existed. */
+  DeployFailed: 4,
+  /** Another gantry holds the service's lock. */
+  Locked: 5,
+  /** The cluster could not be reached or refused the request. */
+  ClusterError: 6,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

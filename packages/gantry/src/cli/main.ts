@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../version.js';
 import { SpecError } from '../spec/index.js';
+import { registerReleaseCommands } from './commands/release.js';
 import { registerSpecCommands } from './commands/spec.js';
+import { KubeApiError } from '../kube/client.js';
+import { LockedError } from '../release/lock.js';
+import { SecretSourceError } from '../spec/index.js';
 import { ExitCode } from './exit-codes.js';
 import { UsageError } from './output.js';
 
@@ -10,26 +14,36 @@ Exit codes:
   0  success
   1  unexpected failure
   2  bad usage (unknown flag, missing argument)
-  3  invalid input (spec or flag value); nothing was changed
+  3  invalid input (spec, secret source or flag value); nothing was changed
+  4  deploy or rollout failed (the service was returned to its last good release)
+  5  locked: another gantry is working on this service
+  6  the cluster refused the request or could not be reached
 `;
 
 /** Builds the command tree. Exposed for tests, which parse without exiting. */
-export function buildProgram(): Command {
+export function buildProgram(exitCodes: number[] = []): Command {
   const program = new Command('gantry')
     .description('Take a microservice from code to production on Kubernetes.')
     .version(gantryVersion(), '-v, --version', 'print the Gantry version')
     .option('-o, --output <format>', 'output format: text or json', 'text')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use')
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError(true)
     .exitOverride();
   registerSpecCommands(program);
+  const releaseExits = registerReleaseCommands(program);
+  program.hook('postAction', () => {
+    exitCodes.push(...releaseExits);
+  });
   for (const c of program.commands) c.exitOverride().showSuggestionAfterError(true);
   return program;
 }
 
 /** Runs the CLI with the given arguments and returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const exitCodes: number[] = [];
+  const program = buildProgram(exitCodes);
   program.configureOutput({
     writeOut: (s) => process.stdout.write(s),
     writeErr: (s) => process.stderr.write(s),
@@ -40,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return ExitCode.Ok;
     }
     await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.Ok;
+    return exitCodes.find((c) => c !== ExitCode.Ok) ?? ExitCode.Ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
@@ -60,6 +74,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
+    }
+    if (err instanceof SecretSourceError) {
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return ExitCode.InvalidInput;
+    }
+    if (err instanceof LockedError) {
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return ExitCode.Locked;
+    }
+    if (err instanceof KubeApiError) {
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return ExitCode.ClusterError;
     }
     process.stderr.write(`gantry: ${err instanceof Error ? err.message : String(err)}\n`);
     return ExitCode.Failure;

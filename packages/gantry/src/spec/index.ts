@@ -3,3 +3,4 @@ export type { ServiceSpec, ServiceSpecInput, ProbeSpec } from './schema.js';
 export { loadSpecFile, parseSpec } from './load.js';
 export { SpecError, formatProblem } from './errors.js';
 export type { SpecProblem } from './errors.js';
+export { resolveSecretValues, SecretSourceError } from './secrets.js';

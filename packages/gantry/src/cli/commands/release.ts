@@ -1,0 +1,345 @@
+// Cluster commands: deploy, history, status, rollback, restart.
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { Kube } from '../../kube/client.js';
+import { deploymentRollout } from '../../kube/readiness.js';
+import { waitForRollout } from '../../kube/rollout.js';
+import { applyRelease, deploy } from '../../release/deploy.js';
+import type { DeployEvent, DeployResult } from '../../release/deploy.js';
+import { acquireLock } from '../../release/lock.js';
+import { ReleaseStore, current } from '../../release/store.js';
+import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
+import { ExitCode } from '../exit-codes.js';
+import { parseFormat, printJson, UsageError } from '../output.js';
+import type { OutputFormat } from '../output.js';
+
+interface GlobalOpts {
+  output?: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+function globals(cmd: Command): { format: OutputFormat; kube: () => Kube } {
+  const g = cmd.optsWithGlobals<GlobalOpts>();
+  return {
+    format: parseFormat(g.output),
+    kube: () =>
+      Kube.load({
+        ...(g.kubeconfig ? { kubeconfig: g.kubeconfig } : {}),
+        ...(g.context ? { context: g.context } : {}),
+      }),
+  };
+}
+
+function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new UsageError(`invalid duration "${v}" (examples: 90s, 5m, 1500ms)`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+/** Human progress: one line per event, prefixed with the elapsed time. */
+function progressPrinter(format: OutputFormat): (e: DeployEvent) => void {
+  const t0 = Date.now();
+  return (e) => {
+    if (format === 'json') return;
+    const t = `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
+    const line =
+      e.type === 'stage'
+        ? `==> ${e.message}`
+        : e.type === 'applied'
+          ? `    applied ${e.object}`
+          : e.type === 'pruned'
+            ? `    pruned ${e.object}`
+            : e.type === 'warning'
+              ? `    warning: ${e.message}`
+              : `    ${e.message}`;
+    process.stderr.write(`${t} ${line}\n`);
+  };
+}
+
+function reportDeploy(format: OutputFormat, r: DeployResult): number {
+  if (format === 'json') printJson(r);
+  else if (r.ok) {
+    process.stdout.write(
+      `revision ${r.revision} deployed in ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `revision ${r.revision} FAILED after ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`,
+    );
+    const d = r.rollout && !r.rollout.ok ? r.rollout.detail : undefined;
+    if (d) {
+      if (d.events.length)
+        process.stdout.write(
+          `  recent events of pod ${d.pod}:\n${d.events.map((e) => `    ${e}`).join('\n')}\n`,
+        );
+      if (d.logs.trim())
+        process.stdout.write(
+          `  last log lines of ${d.pod}/${d.container ?? ''}:\n${d.logs
+            .trimEnd()
+            .split('\n')
+            .map((l) => `    ${l}`)
+            .join('\n')}\n`,
+        );
+    }
+    if (r.rolledBackTo !== undefined)
+      process.stdout.write(`  the service is back on revision ${r.rolledBackTo}\n`);
+  }
+  return r.ok ? ExitCode.Ok : ExitCode.DeployFailed;
+}
+
+export function registerReleaseCommands(program: Command): number[] {
+  const exit: number[] = [];
+
+  program
+    .command('deploy')
+    .description(
+      'apply a service to the cluster and wait until it is ready; returns to the last good release on failure',
+    )
+    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .option('--image <ref>', 'image to run (overrides the spec)')
+    .option('--version-label <semver>', 'value of app.kubernetes.io/version')
+    .option('--timeout <duration>', 'how long the rollout may take', '5m')
+    .option(
+      '--rollback-timeout <duration>',
+      'separate budget for returning to the last good release',
+      '2m',
+    )
+    .option(
+      '--no-rollback',
+      'leave a failed release in place instead of returning to the last good one',
+    )
+    .addHelpText(
+      'after',
+      `
+Secret values come from the sources the spec names (fromFile, fromEnv), read now.
+A second deploy of the same service while one runs fails with "locked by ..." (exit 5).
+
+Examples:
+  gantry deploy -f deploy/user-service/gantry.yaml --image 127.0.0.1:5000/gantry/user-service:1.2.0
+  gantry deploy -f gantry.yaml --timeout 90s -o json
+`,
+    )
+    .action(
+      async (
+        opts: {
+          file: string;
+          image?: string;
+          versionLabel?: string;
+          timeout: string;
+          rollbackTimeout: string;
+          rollback: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const spec = loadSpecFile(opts.file);
+        const secretValues = resolveSecretValues(spec, dirname(opts.file));
+        const r = await deploy(g.kube(), spec, {
+          ...(opts.image ? { image: opts.image } : {}),
+          ...(opts.versionLabel ? { version: opts.versionLabel } : {}),
+          secretValues,
+          timeoutMs: parseDuration(opts.timeout),
+          rollbackTimeoutMs: parseDuration(opts.rollbackTimeout),
+          autoRollback: opts.rollback,
+          onEvent: progressPrinter(g.format),
+        });
+        exit.push(reportDeploy(g.format, r));
+      },
+    );
+
+  program
+    .command('history')
+    .description('list the recorded revisions of a service, newest first')
+    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .addHelpText('after', '\nExample:\n  gantry history -f deploy/user-service/gantry.yaml\n')
+    .action(async (opts: { file: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const spec = loadSpecFile(opts.file);
+      const history = await new ReleaseStore(g.kube(), spec.namespace, spec.name).history();
+      if (g.format === 'json') {
+        printJson(history.map(({ objects: _objects, ...rest }) => rest));
+        return;
+      }
+      process.stdout.write('REVISION  STATUS       STARTED                   IMAGE / MESSAGE\n');
+      for (const r of history) {
+        process.stdout.write(
+          `${String(r.revision).padEnd(10)}${r.status.padEnd(13)}${r.startedAt.padEnd(26)}${r.image}${r.message ? `  (${r.message})` : ''}\n`,
+        );
+      }
+    });
+
+  program
+    .command('status')
+    .description('the current revision and the live health of its Deployment')
+    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gantry status -f deploy/user-service/gantry.yaml -o json\n',
+    )
+    .action(async (opts: { file: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const spec = loadSpecFile(opts.file);
+      const kube = g.kube();
+      const history = await new ReleaseStore(kube, spec.namespace, spec.name).history();
+      const live = await kube.get<V1Deployment>({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: spec.name, namespace: spec.namespace },
+      });
+      const rollout = live ? deploymentRollout(live) : undefined;
+      const cur = current(history);
+      const out = {
+        service: spec.name,
+        namespace: spec.namespace,
+        revision: cur?.revision ?? null,
+        image: cur?.image ?? null,
+        latest: history[0] ? { revision: history[0].revision, status: history[0].status } : null,
+        deployment: live
+          ? {
+              replicas: live.spec?.replicas ?? 0,
+              ready: live.status?.readyReplicas ?? 0,
+              updated: live.status?.updatedReplicas ?? 0,
+              available: live.status?.availableReplicas ?? 0,
+              rollout: rollout?.phase ?? 'unknown',
+              message: rollout && 'message' in rollout ? rollout.message : '',
+            }
+          : null,
+      };
+      const healthy = out.deployment?.rollout === 'done';
+      if (g.format === 'json') printJson({ ...out, healthy });
+      else {
+        process.stdout.write(
+          `${spec.namespace}/${spec.name}: revision ${out.revision ?? '-'} (${out.image ?? 'never deployed'})\n`,
+        );
+        if (out.latest && out.latest.revision !== out.revision)
+          process.stdout.write(
+            `  latest attempt: revision ${out.latest.revision} ${out.latest.status}\n`,
+          );
+        process.stdout.write(
+          out.deployment
+            ? `  ${out.deployment.ready}/${out.deployment.replicas} ready; ${out.deployment.rollout}: ${out.deployment.message}\n`
+            : '  no Deployment in the cluster\n',
+        );
+      }
+      if (!healthy) exit.push(ExitCode.DeployFailed);
+    });
+
+  program
+    .command('rollback [revision]')
+    .description('return to an earlier revision (default: the one before the current)')
+    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('--timeout <duration>', 'how long the rollout may take', '2m')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gantry rollback -f deploy/user-service/gantry.yaml\n  gantry rollback 3 -f deploy/user-service/gantry.yaml\n',
+    )
+    .action(
+      async (revArg: string | undefined, opts: { file: string; timeout: string }, cmd: Command) => {
+        const g = globals(cmd);
+        const spec = loadSpecFile(opts.file);
+        const kube = g.kube();
+        const store = new ReleaseStore(kube, spec.namespace, spec.name);
+        const emit = progressPrinter(g.format);
+        const lock = await acquireLock(kube, spec.namespace, spec.name);
+        try {
+          const history = await store.history();
+          const cur = current(history);
+          const target = revArg
+            ? history.find((r) => r.revision === Number(revArg))
+            : history.find((r) => r.status === 'superseded' && (!cur || r.revision < cur.revision));
+          if (!target)
+            throw new UsageError(
+              revArg
+                ? `no revision ${revArg} of ${spec.name}`
+                : `${spec.name} has no earlier good revision`,
+            );
+          const started = Date.now();
+          const revision = (history[0]?.revision ?? 0) + 1;
+          emit({
+            type: 'stage',
+            stage: 'rollback',
+            message: `re-applying revision ${target.revision} as revision ${revision}`,
+          });
+          const record = {
+            ...target,
+            revision,
+            status: 'pending' as const,
+            rollbackOf: target.revision,
+            actor: lock.holder,
+            startedAt: new Date().toISOString(),
+          };
+          delete record.finishedAt;
+          await store.save(record);
+          const r = await applyRelease(kube, target, cur?.objects ?? [], {
+            timeoutMs: parseDuration(opts.timeout),
+            emit,
+          });
+          const done = {
+            ...record,
+            status: r.ok ? ('deployed' as const) : ('failed' as const),
+            finishedAt: new Date().toISOString(),
+            message: r.ok
+              ? `rollback to ${target.revision}: ${r.message}`
+              : `${r.reason}: ${r.message}`,
+          };
+          await store.save(done);
+          if (r.ok && cur) await store.save({ ...cur, status: 'superseded' });
+          const result: DeployResult = {
+            ok: r.ok,
+            revision,
+            status: done.status,
+            elapsedMs: Date.now() - started,
+            message: done.message,
+            rollout: r,
+          };
+          exit.push(reportDeploy(g.format, result));
+        } finally {
+          await lock.release();
+        }
+      },
+    );
+
+  program
+    .command('restart')
+    .description('restart every pod of a service with a rolling update, and wait')
+    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('--timeout <duration>', 'how long the rollout may take', '5m')
+    .addHelpText('after', '\nExample:\n  gantry restart -f deploy/user-service/gantry.yaml\n')
+    .action(async (opts: { file: string; timeout: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const spec = loadSpecFile(opts.file);
+      const kube = g.kube();
+      const lock = await acquireLock(kube, spec.namespace, spec.name);
+      try {
+        await kube.apply({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: spec.name, namespace: spec.namespace },
+          spec: {
+            template: {
+              metadata: { annotations: { 'gantry.dev/restartedAt': new Date().toISOString() } },
+            },
+          },
+        });
+        const r = await waitForRollout(kube, spec.namespace, spec.name, {
+          timeoutMs: parseDuration(opts.timeout),
+          onProgress: (m) => progressPrinter(g.format)({ type: 'progress', message: m }),
+        });
+        if (g.format === 'json') printJson(r);
+        else
+          process.stdout.write(
+            r.ok
+              ? `restarted in ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`
+              : `restart FAILED: ${r.reason}: ${r.message}\n`,
+          );
+        exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
+      } finally {
+        await lock.release();
+      }
+    });
+
+  return exit;
+}
