@@ -2,7 +2,7 @@
 # Installs the Debian packages Gantry's tests, benchmarks and local cluster use.
 # Idempotent and quiet when everything is present.
 set -euo pipefail
-want=(postgresql containerd runc containernetworking-plugins etcd-server prometheus
+want=(postgresql containerd runc containernetworking-plugins prometheus
   prometheus-alertmanager docker-registry iptables conntrack socat openssl curl iproute2 wrk)
 missing=()
 for p in "${want[@]}"; do

@@ -5,7 +5,7 @@ ensure_packages() {
   local need=() p
   local -A pkg_of=(
     [containerd]=containerd [runc]=runc [/usr/lib/cni/bridge]=containernetworking-plugins
-    [etcd]=etcd-server [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager
+    [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager
     [docker-registry]=docker-registry [iptables]=iptables [conntrack]=conntrack [openssl]=openssl
     [curl]=curl [ip]=iproute2 [socat]=socat
   )
@@ -66,7 +66,7 @@ teardown_host_network() {
 start_etcd() {
   mkdir -p "$STATE/etcd"
   chmod 700 "$STATE/etcd"
-  start_daemon etcd etcd --name gantry --data-dir "$STATE/etcd" \
+  start_daemon etcd "$BIN/etcd" --name gantry --data-dir "$STATE/etcd" \
     --listen-client-urls "$ETCD_CLIENT" --advertise-client-urls "$ETCD_CLIENT" \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster gantry=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
