@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
-import { gantryVersion } from '../version.js';
+import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerSpecCommands } from './commands/spec.js';
+import { registerVersionCommands } from './commands/version.js';
+import { VersionError } from '../version/index.js';
 import { KubeApiError } from '../kube/client.js';
 import { LockedError } from '../release/lock.js';
 import { SecretSourceError } from '../spec/index.js';
@@ -32,6 +34,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   registerSpecCommands(program);
+  registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
   program.hook('postAction', () => {
     exitCodes.push(...releaseExits);
@@ -75,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
     }
-    if (err instanceof SecretSourceError) {
+    if (err instanceof SecretSourceError || err instanceof VersionError) {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
     }

@@ -113,7 +113,15 @@ export async function deploy(
     });
 
     if (rollout.ok) {
-      await pruneRemoved(kube, previous?.objects ?? [], objects, emit);
+      // Prune what the running release owned, plus anything applied by
+      // attempts since it (failed or interrupted) that this release lacks.
+      const since = history.filter((r) => !previous || r.revision > previous.revision);
+      await pruneRemoved(
+        kube,
+        [...(previous?.objects ?? []), ...since.flatMap((r) => r.objects)],
+        objects,
+        emit,
+      );
       record.status = 'deployed';
       record.finishedAt = new Date().toISOString();
       record.message = rollout.message;
