@@ -301,6 +301,9 @@ rule_files: ["$STATE/prometheus/rules/*.yml"]
 scrape_configs:
   - job_name: prometheus
     static_configs: [{ targets: ["$PROMETHEUS_ADDR"] }]
+  # Traefik, the Gateway API implementation (lib/gateway.sh): per-route traffic.
+  - job_name: traefik
+    static_configs: [{ targets: ["127.0.0.1:9000"] }]
   # Every pod that asks to be scraped with the usual annotations:
   #   prometheus.io/scrape: "true", prometheus.io/port, prometheus.io/path
   - job_name: kubernetes-pods
