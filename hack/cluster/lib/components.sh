@@ -350,4 +350,6 @@ CFG
     --web.listen-address="$PROMETHEUS_ADDR" --web.enable-lifecycle
   wait_for "alertmanager" 60 http_ok "http://$ALERTMANAGER_ADDR/-/ready"
   wait_for "prometheus" 60 http_ok "http://$PROMETHEUS_ADDR/-/ready"
+  # A running Prometheus keeps its old configuration until told to reload.
+  curl -fs -X POST -o /dev/null "http://$PROMETHEUS_ADDR/-/reload" || warn "prometheus did not reload its configuration"
 }
