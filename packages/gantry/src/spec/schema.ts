@@ -80,6 +80,26 @@ export const serviceSpecSchema = z
       .string()
       .min(1)
       .describe('image repository (tag or digest optional; gantry deploy --image overrides)'),
+    build: z
+      .strictObject({
+        kind: z
+          .enum(['node', 'go'])
+          .describe('node: a Node.js service (dist/ + production deps); go: a static binary'),
+        context: z.string().min(1).describe('source directory, relative to this file'),
+        base: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('base image; node default: $GANTRY_NODE_BASE_IMAGE; go default: scratch'),
+        entrypoint: z.array(z.string()).optional(),
+        test: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('shell command gantry ship runs before building (cwd: the repository root)'),
+      })
+      .optional()
+      .describe('how gantry build makes the image'),
     command: z.array(z.string()).optional(),
     args: z.array(z.string()).optional(),
     replicas: z.number().int().min(0).max(1000).default(1),
