@@ -197,4 +197,25 @@ export class Kube {
     const current = await read(false);
     return current.trim() ? current : read(true);
   }
+
+  /**
+   * GET a path of a Service through the API server's service proxy: works
+   * wherever the API server is reachable, without routes to cluster IPs.
+   */
+  async serviceGet(
+    namespace: string,
+    service: string,
+    port: string | number,
+    path: string,
+  ): Promise<string> {
+    try {
+      return await this.core.connectGetNamespacedServiceProxyWithPath({
+        name: `${service}:${port}`,
+        namespace,
+        path: path.replace(/^\//, ''),
+      });
+    } catch (err) {
+      throw toKubeError(err, `GET ${path} on Service ${namespace}/${service}`);
+    }
+  }
 }
