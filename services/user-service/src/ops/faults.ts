@@ -2,7 +2,6 @@
 // Faults apply only to API routes (route config kind 'api'); ops routes (/healthz, /readyz,
 // /metrics, /version, /openapi.json, /docs) are never faulted so probes and scrapes stay honest.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sendProblem } from '../http/problem.js';
 import type { RouteKind } from '../http/route-kind.js';
 
@@ -126,24 +125,39 @@ export interface FaultHookOptions {
   readonly random?: () => number;
 }
 
-/** Adds an onRequest hook that injects latency and errors on API routes. */
+/**
+ * Adds an onRequest hook that injects latency and errors on API routes. Callback-style, so a
+ * request pays one function call and no promise when faults are off (the common case).
+ */
 export function registerFaultInjection(app: FastifyInstance, opts: FaultHookOptions): void {
   const random = opts.random ?? Math.random;
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const f = opts.faults();
-    if (!faultsEnabled(f)) return;
-    if (request.routeOptions.config.kind !== FAULTABLE) return;
-    if (f.routes !== null && !f.routes.has(request.routeOptions.url ?? '')) return;
-    if (f.latency !== null) {
-      const { minMs, maxMs } = f.latency;
-      await sleep(minMs + Math.floor(random() * (maxMs - minMs + 1)));
+    if (
+      !faultsEnabled(f) ||
+      request.routeOptions.config.kind !== FAULTABLE ||
+      (f.routes !== null && !f.routes.has(request.routeOptions.url ?? ''))
+    ) {
+      done();
+      return;
     }
-    if (f.errorRate > 0 && random() < f.errorRate) {
+    const fail = f.errorRate > 0 && random() < f.errorRate;
+    const proceed = (): void => {
+      if (!fail) {
+        done();
+        return;
+      }
       request.log.debug({ faultStatus: f.errorStatus }, 'injected fault');
-      return sendProblem(request, reply, f.errorStatus, {
+      // Responding from a callback hook: send, and do not call done().
+      void sendProblem(request, reply, f.errorStatus, {
         type: 'urn:gantry:problem:injected-fault',
         detail: 'fault injected by FAULT_ERROR_RATE',
       });
+    };
+    if (f.latency === null) proceed();
+    else {
+      const { minMs, maxMs } = f.latency;
+      setTimeout(proceed, minMs + Math.floor(random() * (maxMs - minMs + 1)));
     }
   });
 }
