@@ -27,10 +27,10 @@ function freshGet(url: string): Promise<number> {
 
 test('SIGTERM drains, finishes in-flight requests and exits 0', async () => {
   // API requests outlast the drain delay, so they are still in flight when the listener closes.
-  writeKeys(cfg, { FAULT_LATENCY_MS: '1500' }); // ops routes are never delayed
+  writeKeys(cfg, { FAULT_LATENCY_MS: '2500' }); // ops routes are never delayed
   svc = await spawnService({
     CONFIG_DIR: cfg,
-    SHUTDOWN_DRAIN_DELAY_MS: '800',
+    SHUTDOWN_DRAIN_DELAY_MS: '1500',
     SHUTDOWN_TIMEOUT_MS: '15000',
   });
   const base = svc.baseUrl;
