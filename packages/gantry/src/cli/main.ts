@@ -5,7 +5,7 @@ import { registerReleaseCommands } from './commands/release.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerVersionCommands } from './commands/version.js';
 import { VersionError } from '../version/index.js';
-import { KubeApiError } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
 import { LockedError } from '../release/lock.js';
 import { SecretSourceError } from '../spec/index.js';
 import { ExitCode } from './exit-codes.js';

@@ -9,14 +9,13 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import type { KubeObject } from '../render/index.js';
+import { KubeApiError, describeObject } from './errors.js';
+import type { ObjectRef } from './errors.js';
+
+export { KubeApiError, describeObject } from './errors.js';
+export type { ObjectRef } from './errors.js';
 
 export const FIELD_MANAGER = 'gantry';
-
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
@@ -24,22 +23,6 @@ export interface KubeOptions {
   /** Path to a kubeconfig; default $KUBECONFIG, then ~/.kube/config. */
   kubeconfig?: string;
   context?: string;
-}
-
-/** An error from the API server, with its HTTP status and the server's message. */
-export class KubeApiError extends Error {
-  override name = 'KubeApiError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export function describeObject(o: ObjectRef): string {
-  const ns = o.metadata.namespace ? `${o.metadata.namespace}/` : '';
-  return `${o.kind} ${ns}${o.metadata.name}`;
 }
 
 function toKubeError(err: unknown, what: string): unknown {

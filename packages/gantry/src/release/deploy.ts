@@ -5,7 +5,7 @@
 import type { ServiceSpec } from '../spec/index.js';
 import { renderService } from '../render/index.js';
 import type { KubeObject } from '../render/index.js';
-import { describeObject } from '../kube/client.js';
+import { describeObject } from '../kube/errors.js';
 import type { Kube } from '../kube/client.js';
 import { waitForRollout } from '../kube/rollout.js';
 import type { RolloutResult } from '../kube/rollout.js';
@@ -67,10 +67,17 @@ export async function deploy(
     secretValues: opts.secretValues,
   });
   await ensureNamespace(kube, spec.namespace);
-  for (const o of objects) await kube.apply(o, { dryRun: true });
-
+  // The dry run and the lock are independent round trips: run them together.
+  const locking = acquireLock(kube, spec.namespace, spec.name, opts.actor ?? defaultHolder());
+  locking.catch(() => undefined); // observed below; never an unhandled rejection meanwhile
+  const dryRun = await Promise.allSettled(objects.map((o) => kube.apply(o, { dryRun: true })));
+  const rejected = dryRun.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) {
+    await locking.then((l) => l.release()).catch(() => undefined);
+    throw rejected.reason;
+  }
   emit({ type: 'stage', stage: 'lock', message: `locking ${spec.namespace}/${spec.name}` });
-  const lock = await acquireLock(kube, spec.namespace, spec.name, opts.actor ?? defaultHolder());
+  const lock = await locking;
   if (lock.tookOverFrom) {
     emit({ type: 'warning', message: `took over an expired lock held by ${lock.tookOverFrom}` });
   }
@@ -100,10 +107,7 @@ export async function deploy(
       stage: 'apply',
       message: `applying revision ${revision} (${objects.length} objects)`,
     });
-    for (const o of objects) {
-      await kube.apply(o);
-      emit({ type: 'applied', object: describeObject(o) });
-    }
+    await applyAll(kube, objects, emit);
 
     emit({ type: 'stage', stage: 'wait', message: 'waiting for the rollout' });
     const rollout = await waitForRollout(kube, spec.namespace, spec.name, {
@@ -116,21 +120,21 @@ export async function deploy(
       // Prune what the running release owned, plus anything applied by
       // attempts since it (failed or interrupted) that this release lacks.
       const since = history.filter((r) => !previous || r.revision > previous.revision);
-      await pruneRemoved(
-        kube,
-        [...(previous?.objects ?? []), ...since.flatMap((r) => r.objects)],
-        objects,
-        emit,
-      );
       record.status = 'deployed';
       record.finishedAt = new Date().toISOString();
       record.message = rollout.message;
-      await store.save(record);
-      if (previous) {
-        previous.status = 'superseded';
-        await store.save(previous);
-      }
-      await store.prune([record, ...history]);
+      if (previous) previous.status = 'superseded';
+      await Promise.all([
+        pruneRemoved(
+          kube,
+          [...(previous?.objects ?? []), ...since.flatMap((r) => r.objects)],
+          objects,
+          emit,
+        ),
+        store.save(record),
+        previous ? store.save(previous) : undefined,
+        store.prune([record, ...history]),
+      ]);
       return {
         ok: true,
         revision,
@@ -189,6 +193,7 @@ export async function applyRelease(
   live: readonly KubeObject[],
   opts: { timeoutMs: number; emit: (e: DeployEvent) => void },
 ): Promise<RolloutResult> {
+  const apply: KubeObject[] = [];
   for (const o of target.objects) {
     if (o.kind === 'Secret') {
       const liveSecret = await kube.get<KubeObject>(o);
@@ -205,9 +210,9 @@ export async function applyRelease(
       }
       continue;
     }
-    await kube.apply(o);
-    opts.emit({ type: 'applied', object: describeObject(o) });
+    apply.push(o);
   }
+  await applyAll(kube, apply, opts.emit);
   await pruneRemoved(kube, live, target.objects, opts.emit);
   const deployment = target.objects.find((o) => o.kind === 'Deployment');
   if (!deployment) return { ok: true, elapsedMs: 0, message: 'no Deployment to wait for' };
@@ -217,6 +222,30 @@ export async function applyRelease(
   });
 }
 
+/**
+ * Server-side applies objects in two waves: what pods mount or run as
+ * (ServiceAccount, ConfigMap, Secret) first, then everything else at once.
+ */
+async function applyAll(
+  kube: Kube,
+  objects: readonly KubeObject[],
+  emit: (e: DeployEvent) => void,
+): Promise<void> {
+  const first = new Set(['Namespace', 'ServiceAccount', 'ConfigMap', 'Secret']);
+  const waves = [
+    objects.filter((o) => first.has(o.kind)),
+    objects.filter((o) => !first.has(o.kind)),
+  ];
+  for (const wave of waves) {
+    await Promise.all(
+      wave.map(async (o) => {
+        await kube.apply(o);
+        emit({ type: 'applied', object: describeObject(o) });
+      }),
+    );
+  }
+}
+
 async function pruneRemoved(
   kube: Kube,
   before: readonly KubeObject[],
@@ -224,10 +253,13 @@ async function pruneRemoved(
   emit: (e: DeployEvent) => void,
 ): Promise<void> {
   const keep = new Set(after.map(kindKey));
-  for (const o of before) {
-    if (keep.has(kindKey(o))) continue;
-    if (await kube.delete(o)) emit({ type: 'pruned', object: describeObject(o) });
-  }
+  const gone = new Map<string, KubeObject>();
+  for (const o of before) if (!keep.has(kindKey(o))) gone.set(kindKey(o), o);
+  await Promise.all(
+    [...gone.values()].map(async (o) => {
+      if (await kube.delete(o)) emit({ type: 'pruned', object: describeObject(o) });
+    }),
+  );
 }
 
 /** A record left "pending" belongs to a deploy that died; mark it so. */

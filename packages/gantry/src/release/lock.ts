@@ -3,7 +3,7 @@
 // command takes over and reconciles. No release can stay stuck.
 import { hostname, userInfo } from 'node:os';
 import type { V1Lease } from '@kubernetes/client-node';
-import { KubeApiError } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
 import type { Kube } from '../kube/client.js';
 import type { KubeObject } from '../render/index.js';
 

@@ -48,11 +48,11 @@ describe('PostgreSQL migrations', { skip: postgresSkip() }, () => {
         const where = await client.query<{ schema: string }>(
           "SELECT table_schema AS schema FROM information_schema.tables WHERE table_name = 'users'",
         );
-        assert.deepEqual(
-          where.rows.map((r) => r.schema),
-          [schema.name],
-          'tables live in the test schema only',
-        );
+        // Other tests and benchmarks may have their own schemas in the same
+        // database; what matters is that the migration honoured search_path.
+        const schemas = where.rows.map((r) => r.schema);
+        assert.ok(schemas.includes(schema.name), 'the users table is in the test schema');
+        assert.ok(!schemas.includes('public'), 'nothing was created in the public schema');
       } finally {
         await client.end();
       }

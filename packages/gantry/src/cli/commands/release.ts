@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { Kube } from '../../kube/client.js';
+import type { Kube } from '../../kube/client.js';
 import { deploymentRollout } from '../../kube/readiness.js';
 import { waitForRollout } from '../../kube/rollout.js';
 import { applyRelease, deploy } from '../../release/deploy.js';
@@ -20,15 +20,18 @@ interface GlobalOpts {
   context?: string;
 }
 
-function globals(cmd: Command): { format: OutputFormat; kube: () => Kube } {
+function globals(cmd: Command): { format: OutputFormat; kube: () => Promise<Kube> } {
   const g = cmd.optsWithGlobals<GlobalOpts>();
   return {
     format: parseFormat(g.output),
-    kube: () =>
-      Kube.load({
+    // The client library takes a second to load: only commands that talk to a cluster pay.
+    kube: async () => {
+      const { Kube } = await import('../../kube/client.js');
+      return Kube.load({
         ...(g.kubeconfig ? { kubeconfig: g.kubeconfig } : {}),
         ...(g.context ? { context: g.context } : {}),
-      }),
+      });
+    },
   };
 }
 
@@ -137,7 +140,7 @@ Examples:
         const g = globals(cmd);
         const spec = loadSpecFile(opts.file);
         const secretValues = resolveSecretValues(spec, dirname(opts.file));
-        const r = await deploy(g.kube(), spec, {
+        const r = await deploy(await g.kube(), spec, {
           ...(opts.image ? { image: opts.image } : {}),
           ...(opts.versionLabel ? { version: opts.versionLabel } : {}),
           secretValues,
@@ -158,7 +161,7 @@ Examples:
     .action(async (opts: { file: string }, cmd: Command) => {
       const g = globals(cmd);
       const spec = loadSpecFile(opts.file);
-      const history = await new ReleaseStore(g.kube(), spec.namespace, spec.name).history();
+      const history = await new ReleaseStore(await g.kube(), spec.namespace, spec.name).history();
       if (g.format === 'json') {
         printJson(history.map(({ objects: _objects, ...rest }) => rest));
         return;
@@ -182,7 +185,7 @@ Examples:
     .action(async (opts: { file: string }, cmd: Command) => {
       const g = globals(cmd);
       const spec = loadSpecFile(opts.file);
-      const kube = g.kube();
+      const kube = await g.kube();
       const history = await new ReleaseStore(kube, spec.namespace, spec.name).history();
       const live = await kube.get<V1Deployment>({
         apiVersion: 'apps/v1',
@@ -240,7 +243,7 @@ Examples:
       async (revArg: string | undefined, opts: { file: string; timeout: string }, cmd: Command) => {
         const g = globals(cmd);
         const spec = loadSpecFile(opts.file);
-        const kube = g.kube();
+        const kube = await g.kube();
         const store = new ReleaseStore(kube, spec.namespace, spec.name);
         const emit = progressPrinter(g.format);
         const lock = await acquireLock(kube, spec.namespace, spec.name);
@@ -311,7 +314,7 @@ Examples:
     .action(async (opts: { file: string; timeout: string }, cmd: Command) => {
       const g = globals(cmd);
       const spec = loadSpecFile(opts.file);
-      const kube = g.kube();
+      const kube = await g.kube();
       const lock = await acquireLock(kube, spec.namespace, spec.name);
       try {
         await kube.apply({
