@@ -6,6 +6,7 @@ import { registerSpecCommands } from './commands/spec.js';
 import { registerVersionCommands } from './commands/version.js';
 import { VersionError } from '../version/index.js';
 import { KubeApiError } from '../kube/errors.js';
+import { KubeconfigError } from '../kube/kubeconfig.js';
 import { LockedError } from '../release/lock.js';
 import { SecretSourceError } from '../spec/index.js';
 import { ExitCode } from './exit-codes.js';
@@ -86,7 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.Locked;
     }
-    if (err instanceof KubeApiError) {
+    if (err instanceof KubeApiError || err instanceof KubeconfigError) {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.ClusterError;
     }

@@ -1,16 +1,14 @@
-// Cluster access: kubeconfig, server-side apply, reads, deletes and watches.
-// Everything above this file speaks plain Kubernetes objects.
-import {
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  Watch,
-} from '@kubernetes/client-node';
+// Cluster access: server-side apply, reads, deletes, watches, logs and the
+// service proxy, over a kept-alive HTTPS pool. Kubernetes object types come
+// from @kubernetes/client-node (types only); the library itself is loaded
+// only for kubeconfigs whose credentials need an exec plugin or auth provider.
 import type { KubeObject } from '../render/index.js';
 import { KubeApiError, describeObject } from './errors.js';
 import type { ObjectRef } from './errors.js';
+import { kubeconfigPath, loadClusterAccess } from './kubeconfig.js';
+import { ResourcePaths } from './resources.js';
+import { httpsTransport, statusMessage } from './transport.js';
+import type { HeaderSource, Transport } from './transport.js';
 
 export { KubeApiError, describeObject } from './errors.js';
 export type { ObjectRef } from './errors.js';
@@ -20,106 +18,127 @@ export const FIELD_MANAGER = 'gantry';
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface KubeOptions {
-  /** Path to a kubeconfig; default $KUBECONFIG, then ~/.kube/config. */
+  /** Path to a kubeconfig; default the first file in $KUBECONFIG, then ~/.kube/config. */
   kubeconfig?: string;
   context?: string;
 }
 
-function toKubeError(err: unknown, what: string): unknown {
-  if (err instanceof ApiException) {
-    let detail = '';
-    try {
-      const body = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as {
-        message?: string;
-      };
-      detail = body.message ?? '';
-    } catch {
-      detail = String(err.body);
-    }
-    return new KubeApiError(err.code, `${what}: ${detail || `HTTP ${err.code}`}`);
-  }
-  return err;
-}
+const query = (q: Record<string, string | number | boolean | undefined>) => {
+  const parts = Object.entries(q)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+};
 
 export class Kube {
-  readonly config: KubeConfig;
-  private readonly objects: KubernetesObjectApi;
-  private readonly core: CoreV1Api;
+  private readonly paths: ResourcePaths;
 
-  constructor(config: KubeConfig) {
-    this.config = config;
-    this.objects = KubernetesObjectApi.makeApiClient(config);
-    this.core = config.makeApiClient(CoreV1Api);
+  constructor(private readonly http: Transport) {
+    this.paths = new ResourcePaths(async (apiVersion) => {
+      const prefix = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      const list = await this.json<{
+        resources: { kind: string; name: string; namespaced: boolean }[];
+      }>('GET', prefix, undefined, `discover ${apiVersion}`);
+      return list.resources;
+    });
   }
 
   static load(opts: KubeOptions = {}): Kube {
-    const kc = new KubeConfig();
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-    if (opts.context) kc.setCurrentContext(opts.context);
-    if (!kc.getCurrentCluster()) {
-      throw new Error('no Kubernetes cluster configured (set KUBECONFIG or pass --kubeconfig)');
+    const path = kubeconfigPath(opts.kubeconfig);
+    const access = loadClusterAccess(path, opts.context);
+    let headers: HeaderSource | undefined;
+    if (access.needsPlugin) {
+      // Exec plugins and auth providers: let the client library produce the credentials.
+      headers = async () => {
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const kc = new KubeConfig();
+        kc.loadFromFile(path);
+        if (opts.context) kc.setCurrentContext(opts.context);
+        const o: { headers?: Record<string, string> } = { headers: {} };
+        await kc.applyToHTTPSOptions(o);
+        return o.headers ?? {};
+      };
     }
-    return new Kube(kc);
+    return new Kube(httpsTransport(access, headers));
   }
 
   get server(): string {
-    return this.config.getCurrentCluster()?.server ?? '';
+    return this.http.server;
+  }
+
+  private async json<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    what: string,
+    contentType?: string,
+  ): Promise<T> {
+    const res = await this.http.request(method, path, body, contentType);
+    if (res.status >= 300)
+      throw new KubeApiError(res.status, `${what}: ${statusMessage(res.text)}`);
+    return JSON.parse(res.text) as T;
+  }
+
+  private objectPath(ref: ObjectRef, name = true): Promise<string> {
+    return this.paths.path(
+      ref.apiVersion,
+      ref.kind,
+      ref.metadata.namespace,
+      name ? ref.metadata.name : undefined,
+    );
   }
 
   /** Server-side apply as field manager "gantry" (conflicts forced: Gantry owns these fields). */
   async apply<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
-    try {
-      const out = await this.objects.patch(
-        obj,
-        undefined,
-        opts.dryRun ? 'All' : undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      );
-      return out;
-    } catch (err) {
-      throw toKubeError(err, `apply ${describeObject(obj)}${opts.dryRun ? ' (dry run)' : ''}`);
-    }
+    const path =
+      (await this.objectPath(obj)) +
+      query({ fieldManager: FIELD_MANAGER, force: true, dryRun: opts.dryRun ? 'All' : undefined });
+    return this.json<T>(
+      'PATCH',
+      path,
+      obj,
+      `apply ${describeObject(obj)}${opts.dryRun ? ' (dry run)' : ''}`,
+      'application/apply-patch+yaml',
+    );
   }
 
   /** The object, or undefined when it does not exist. */
   async get<T = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
-    try {
-      return (await this.objects.read(ref)) as unknown as T;
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw toKubeError(err, `get ${describeObject(ref)}`);
-    }
+    const res = await this.http.request('GET', await this.objectPath(ref));
+    if (res.status === 404) return undefined;
+    if (res.status >= 300)
+      throw new KubeApiError(res.status, `get ${describeObject(ref)}: ${statusMessage(res.text)}`);
+    return JSON.parse(res.text) as T;
   }
 
   async create<T extends KubeObject>(obj: T): Promise<T> {
-    try {
-      return await this.objects.create(obj);
-    } catch (err) {
-      throw toKubeError(err, `create ${describeObject(obj)}`);
-    }
+    return this.json<T>(
+      'POST',
+      await this.objectPath(obj, false),
+      obj,
+      `create ${describeObject(obj)}`,
+    );
   }
 
   /** Replaces an object; fails with status 409 when resourceVersion is stale. */
   async replace<T extends KubeObject>(obj: T): Promise<T> {
-    try {
-      return await this.objects.replace(obj);
-    } catch (err) {
-      throw toKubeError(err, `replace ${describeObject(obj)}`);
-    }
+    return this.json<T>('PUT', await this.objectPath(obj), obj, `replace ${describeObject(obj)}`);
   }
 
   /** Deletes an object; true when it existed. Dependents are deleted in the background. */
   async delete(ref: ObjectRef): Promise<boolean> {
-    try {
-      await this.objects.delete(ref, undefined, undefined, undefined, undefined, 'Background');
-      return true;
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return false;
-      throw toKubeError(err, `delete ${describeObject(ref)}`);
-    }
+    const res = await this.http.request('DELETE', await this.objectPath(ref), {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      propagationPolicy: 'Background',
+    });
+    if (res.status === 404) return false;
+    if (res.status >= 300)
+      throw new KubeApiError(
+        res.status,
+        `delete ${describeObject(ref)}: ${statusMessage(res.text)}`,
+      );
+    return true;
   }
 
   async list<T = KubeObject>(
@@ -128,57 +147,62 @@ export class Kube {
     namespace: string | undefined,
     selectors: { labelSelector?: string; fieldSelector?: string } = {},
   ): Promise<T[]> {
-    try {
-      const res = await this.objects.list(
-        apiVersion,
-        kind,
-        namespace,
-        undefined,
-        undefined,
-        undefined,
-        selectors.fieldSelector,
-        selectors.labelSelector,
-      );
-      return res.items as unknown as T[];
-    } catch (err) {
-      throw toKubeError(err, `list ${kind}${namespace ? ` in ${namespace}` : ''}`);
-    }
+    const path = (await this.paths.path(apiVersion, kind, namespace)) + query(selectors);
+    const out = await this.json<{ items: T[] }>(
+      'GET',
+      path,
+      undefined,
+      `list ${kind}${namespace ? ` in ${namespace}` : ''}`,
+    );
+    return out.items;
   }
 
   /**
    * Watches a collection path (e.g. /apis/apps/v1/namespaces/ns/deployments)
    * and calls onEvent for every change. Returns a function that stops it.
    */
-  async watch<T = KubeObject>(
+  watch<T = KubeObject>(
     path: string,
-    query: Record<string, string>,
+    params: Record<string, string>,
     onEvent: (type: WatchEventType, obj: T) => void,
     onEnd: (err: unknown) => void = () => undefined,
   ): Promise<() => void> {
-    const w = new Watch(this.config);
-    let stopped = false;
-    const ctl = await w.watch(
-      path,
-      { ...query, allowWatchBookmarks: true },
-      (type: string, obj: T) => onEvent(type as WatchEventType, obj),
-      (err: unknown) => {
-        if (!stopped) onEnd(err);
+    const stop = this.http.stream(
+      path + query({ ...params, watch: 1, allowWatchBookmarks: true }),
+      (line) => {
+        let ev: { type: WatchEventType; object: T };
+        try {
+          ev = JSON.parse(line) as { type: WatchEventType; object: T };
+        } catch {
+          return;
+        }
+        if (ev.type === 'ERROR') {
+          onEnd(
+            new KubeApiError(
+              0,
+              `watch ${path}: ${(ev.object as { message?: string }).message ?? 'error'}`,
+            ),
+          );
+          return;
+        }
+        onEvent(ev.type, ev.object);
       },
+      onEnd,
     );
-    return () => {
-      stopped = true;
-      ctl.abort();
-    };
+    return Promise.resolve(stop);
   }
 
   /** The last lines of a container's log (current, or previous when it crashed). */
   async logTail(namespace: string, pod: string, container: string, lines = 20): Promise<string> {
-    const read = (previous: boolean) =>
-      this.core
-        .readNamespacedPodLog({ name: pod, namespace, container, tailLines: lines, previous })
-        .catch(() => '');
-    const current = await read(false);
-    return current.trim() ? current : read(true);
+    const read = async (previous: boolean) => {
+      const res = await this.http.request(
+        'GET',
+        `/api/v1/namespaces/${namespace}/pods/${pod}/log${query({ container, tailLines: lines, previous: previous || undefined })}`,
+      );
+      return res.status < 300 ? res.text : '';
+    };
+    const current = await read(false).catch(() => '');
+    return current.trim() ? current : read(true).catch(() => '');
   }
 
   /**
@@ -191,14 +215,16 @@ export class Kube {
     port: string | number,
     path: string,
   ): Promise<string> {
-    try {
-      return await this.core.connectGetNamespacedServiceProxyWithPath({
-        name: `${service}:${port}`,
-        namespace,
-        path: path.replace(/^\//, ''),
-      });
-    } catch (err) {
-      throw toKubeError(err, `GET ${path} on Service ${namespace}/${service}`);
+    const res = await this.http.request(
+      'GET',
+      `/api/v1/namespaces/${namespace}/services/${service}:${port}/proxy/${path.replace(/^\//, '')}`,
+    );
+    if (res.status >= 300) {
+      throw new KubeApiError(
+        res.status,
+        `GET ${path} on Service ${namespace}/${service}: HTTP ${res.status} ${res.text.slice(0, 200)}`,
+      );
     }
+    return res.text;
   }
 }

@@ -72,7 +72,9 @@ export async function waitForRollout(
       const rs = pod.metadata?.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name;
       const want = deployment?.metadata?.annotations?.[REVISION];
       if (!rs || !want) return false;
-      let rev = rsRevision.get(rs);
+      // An old ReplicaSet reused by a rollback gets a new revision: key the cache by both.
+      const key = `${rs}@${want}`;
+      let rev = rsRevision.get(key);
       if (rev === undefined) {
         const obj = await kube.get<V1ReplicaSet>({
           apiVersion: 'apps/v1',
@@ -80,7 +82,7 @@ export async function waitForRollout(
           metadata: { name: rs, namespace },
         });
         rev = obj?.metadata?.annotations?.[REVISION] ?? '';
-        rsRevision.set(rs, rev);
+        rsRevision.set(key, rev);
       }
       return rev === want;
     };
@@ -89,6 +91,10 @@ export async function waitForRollout(
       if (settled || !deployment) return;
       const state = deploymentRollout(deployment);
       if (state.phase === 'failed') return fail(undefined, state.reason, state.message);
+      // Until the controller has seen the new spec, the revision annotation (and so which
+      // pods are "new") still describes the previous rollout.
+      const observed = deployment.status?.observedGeneration ?? 0;
+      if (observed < (deployment.metadata?.generation ?? 0)) return progress(state.message);
       for (const pod of pods.values()) {
         const problem = podProblem(pod);
         const name = pod.metadata?.name ?? '';
