@@ -1,37 +1,34 @@
 #!/usr/bin/env bash
-# The README's main-job command (`npm run up`).
+# The README's main-job command (`npm run up`): ship the reference user-service like the
+# seed (3 replicas, ConfigMap and Secret, rolling update 2/1) and print where to reach it.
 #
-# Today it installs what is needed, builds the workspace and runs the reference
-# user-service on its embedded SQLite database, in the foreground, printing its
-# URLs. When `gantry up` lands (issue: build, ship and up) this becomes: bring
-# up the local cluster (or use $KUBECONFIG) and ship user-service to it.
-#
-# Environment: PORT (default 8080), DATABASE_URL (default: SQLite file under
-# ./.cache/user-service.db).
+#   Without KUBECONFIG: brings up the local cluster (hack/cluster), starts the private
+#   PostgreSQL where pods can reach it, and ships user-service there with `gantry up`.
+#   With KUBECONFIG set: ships to that cluster. Set USER_SERVICE_DATABASE_URL to its
+#   database (default: an in-memory SQLite per pod, fine for a look around) and make sure
+#   the cluster can pull from the registry in deploy/user-service/gantry.yaml.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== dependencies"
+bash hack/deps.sh
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi
 echo "== build"
 npx tsc -b
 
-mkdir -p .cache
-export PORT=${PORT:-8080}
-export HOST=${HOST:-127.0.0.1}
-export DATABASE_URL=${DATABASE_URL:-sqlite:$PWD/.cache/user-service.db}
-export CONFIG_DIR=${CONFIG_DIR:-$PWD/services/user-service/config/local}
-export SHUTDOWN_DRAIN_DELAY_MS=${SHUTDOWN_DRAIN_DELAY_MS:-0}
-base="http://$HOST:$PORT"
-cat <<MSG
-== user-service on $base (Ctrl-C stops it gracefully)
-   API         $base/api/users
-   Swagger UI  $base/docs
-   OpenAPI     $base/openapi.json
-   metrics     $base/metrics
-   health      $base/healthz  $base/readyz
-   version     $base/version
-MSG
-exec node services/user-service/dist/main.js
+if [[ -z ${KUBECONFIG:-} ]]; then
+  echo "== local cluster"
+  hack/cluster/cluster up
+  eval "$(hack/cluster/cluster env)"
+  node_ip=$GANTRY_NODE_IP
+  echo "== PostgreSQL for user-service (reachable from pods at $node_ip)"
+  url=$(GANTRY_PG_LISTEN=$node_ip bash hack/postgres.sh start)
+  export USER_SERVICE_DATABASE_URL=${USER_SERVICE_DATABASE_URL:-${url/127.0.0.1/$node_ip}}
+else
+  export USER_SERVICE_DATABASE_URL=${USER_SERVICE_DATABASE_URL:-sqlite::memory:}
+fi
+
+echo "== gantry up"
+exec node packages/gantry/bin/gantry.js up -f deploy/user-service/gantry.yaml "$@"

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
 import { registerReleaseCommands } from './commands/release.js';
+import { registerShipCommands } from './commands/ship.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerVersionCommands } from './commands/version.js';
 import { VersionError } from '../version/index.js';
@@ -37,8 +38,9 @@ export function buildProgram(exitCodes: number[] = []): Command {
   registerSpecCommands(program);
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
+  const shipExits = registerShipCommands(program);
   program.hook('postAction', () => {
-    exitCodes.push(...releaseExits);
+    exitCodes.push(...releaseExits, ...shipExits);
   });
   for (const c of program.commands) c.exitOverride().showSuggestionAfterError(true);
   return program;

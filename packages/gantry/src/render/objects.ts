@@ -44,6 +44,8 @@ export interface RenderOptions {
 }
 
 export const ANNOTATION_CONFIG_HASH = 'gantry.dev/config-hash';
+/** Group that owns mounted config and secret files in every pod. */
+export const POD_FS_GROUP = 65532;
 
 export function configMapName(spec: ServiceSpec): string {
   return `${spec.name}-config`;
@@ -236,7 +238,9 @@ function deployment(
     mounts.push({ name: 'config', mountPath: spec.configMountPath, readOnly: true });
   }
   if (parts.hasSecrets) {
-    volumes.push({ name: 'secrets', secret: { secretName: secretName(spec), defaultMode: 0o400 } });
+    // Group-readable only: the pod's fsGroup (a supplemental group of every
+    // container process) owns the files, whatever user the image runs as.
+    volumes.push({ name: 'secrets', secret: { secretName: secretName(spec), defaultMode: 0o440 } });
     mounts.push({ name: 'secrets', mountPath: spec.secretMountPath, readOnly: true });
   }
 
@@ -331,6 +335,7 @@ function deployment(
           terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
           securityContext: {
             runAsNonRoot: true,
+            fsGroup: POD_FS_GROUP,
             seccompProfile: { type: 'RuntimeDefault' },
           },
           containers: [container],

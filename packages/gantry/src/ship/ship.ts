@@ -74,7 +74,16 @@ export async function ship(
       ctx.revision = r.revision;
       if (!r.ok) {
         const back = r.rolledBackTo !== undefined ? `; back on revision ${r.rolledBackTo}` : '';
-        throw new Error(`revision ${r.revision} failed: ${r.message}${back}`);
+        const d = r.rollout && !r.rollout.ok ? r.rollout.detail : undefined;
+        const logs = d?.logs.trim()
+          ? `\n  last log lines of ${d.pod}:\n${d.logs
+              .trimEnd()
+              .split('\n')
+              .slice(-8)
+              .map((l) => `    ${l}`)
+              .join('\n')}`
+          : '';
+        throw new Error(`revision ${r.revision} failed: ${r.message}${back}${logs}`);
       }
       return `revision ${r.revision}: ${r.message}`;
     },
