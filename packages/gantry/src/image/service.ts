@@ -67,7 +67,8 @@ export async function buildServiceImage(
     }
     const info = { version: opts.version.version, gitSha: opts.version.gitSha, buildTime: created };
     layers = [
-      makeLayer(nodeDependencyEntries(context), 'production dependencies'),
+      // Fixed mtime: the dependency layer must not change when only the commit does.
+      makeLayer(nodeDependencyEntries(context), 'production dependencies', 0),
       makeLayer(nodeCodeEntries(context, info), 'code'),
     ];
     entrypoint ??= ['/usr/local/bin/node', 'dist/main.js'];

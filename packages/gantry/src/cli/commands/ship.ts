@@ -244,7 +244,7 @@ async function printEndpoints(file: string, format: OutputFormat, local: boolean
   if (host && process.env.GANTRY_GATEWAY_URL) {
     lines.push(`  via gateway  curl -H 'Host: ${host}' ${process.env.GANTRY_GATEWAY_URL}/`);
   }
-  if (local) {
+  if (local || process.env.PROMETHEUS_URL) {
     lines.push(
       `  Prometheus   ${process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090'}`,
       `  kubectl      export KUBECONFIG=${process.env.KUBECONFIG ?? ''}`,
