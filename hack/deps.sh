@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is present.
 set -euo pipefail
 want=(postgresql containerd runc containernetworking-plugins prometheus
-  prometheus-alertmanager docker-registry iptables conntrack socat openssl curl iproute2 wrk)
+  prometheus-alertmanager docker-registry iptables conntrack socat openssl curl iproute2 wrk
+  apache2-utils)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
