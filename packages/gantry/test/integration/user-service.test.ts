@@ -1,0 +1,142 @@
+// user-service built by gantry, run on the real cluster: the image answers
+// /version with the version baked in, and a rolling update under a bounded
+// loopback load through the Service fails no request.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
+import { kubectl, requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
+import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+
+const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
+const serviceDir = fileURLToPath(new URL('../../../../services/user-service', import.meta.url));
+const cluster = requireCluster();
+const skip = typeof cluster === 'string' ? cluster : false;
+const ns = `users-it-${Date.now().toString(36)}`;
+const work = mkdtempSync(join(tmpdir(), 'gantry-users-'));
+
+after(() => {
+  if (!skip) run('kubectl', ['delete', 'namespace', ns, '--wait=false'], cluster as ClusterEnv);
+  rmSync(work, { recursive: true, force: true });
+});
+
+function spec(logLevel: string): string {
+  const file = join(work, 'gantry.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: gantry.dev/v1alpha1
+name: user-service
+namespace: ${ns}
+image: ${(cluster as ClusterEnv).GANTRY_REGISTRY}/gantry-it/user-service
+build: { kind: node, context: ${serviceDir} }
+replicas: 3
+ports: [{ name: http, containerPort: 8080, servicePort: 80 }]
+env: { CONFIG_DIR: /etc/app/config, SECRETS_DIR: /etc/app/secrets, SHUTDOWN_DRAIN_DELAY_MS: '2000' }
+config: { LOG_LEVEL: ${logLevel} }
+secrets: { DATABASE_URL: { fromEnv: IT_DATABASE_URL } }
+probes:
+  readiness: { path: /readyz, periodSeconds: 1, failureThreshold: 1 }
+rollingUpdate: { maxSurge: 2, maxUnavailable: 1 }
+`,
+  );
+  return file;
+}
+
+function gantry(args: string[]) {
+  const env = cluster as ClusterEnv;
+  return spawnSync(process.execPath, [gantryBin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env, IT_DATABASE_URL: 'sqlite::memory:' },
+    timeout: 300_000,
+  });
+}
+
+/** One GET on a fresh connection (no keep-alive), resolving to the status or an error string. */
+function get(host: string, path: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port: 80, path, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve(err.message));
+  });
+}
+
+test(
+  'built image runs and a rolling update fails no request',
+  { skip, timeout: 600_000 },
+  async (t) => {
+    const env = cluster as ClusterEnv;
+    const built = gantry(['build', '-f', spec('info'), '-o', 'json']);
+    assert.equal(built.status, 0, built.stderr);
+    const image = JSON.parse(built.stdout) as { ref: string; digest: string; version: string };
+    const repo = image.ref.replace(/:[^:/]+$/, '');
+    const first = gantry([
+      'deploy',
+      '-f',
+      spec('info'),
+      '--image',
+      `${repo}@${image.digest}`,
+      '--version-label',
+      image.version,
+    ]);
+    assert.equal(first.status, 0, first.stderr + first.stdout);
+
+    const ip = kubectl(env, [
+      '-n',
+      ns,
+      'get',
+      'svc',
+      'user-service',
+      '-o',
+      'jsonpath={.spec.clusterIP}',
+    ]).trim();
+    const version = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: ip, port: 80, path: '/version', agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+    assert.equal((JSON.parse(version) as { version: string }).version, image.version);
+
+    // Bounded load: 4 workers on loopback routes to the Service, for as long as the rollout runs.
+    let running = true;
+    const results: (number | string)[] = [];
+    const worker = async () => {
+      for (let i = 0; running && i < 20_000; i++) results.push(await get(ip, '/version'));
+    };
+    const workers = Promise.all([worker(), worker(), worker(), worker()]);
+    await new Promise((r) => setTimeout(r, 1000));
+    // The rolling deploy runs as a child process, so this process keeps sending load.
+    const roll = await new Promise<{ status: number | null; out: string }>((resolve) => {
+      const args = [gantryBin, 'deploy', '-f', spec('warn'), '--image', `${repo}@${image.digest}`];
+      const child = spawn(process.execPath, args, {
+        env: { ...process.env, ...env, IT_DATABASE_URL: 'sqlite::memory:' },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (status) => resolve({ status, out }));
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    running = false;
+    await workers;
+    assert.equal(roll.status, 0, roll.out);
+    const failed = results.filter((r) => r !== 200);
+    t.diagnostic(`${results.length} requests during the rollout, ${failed.length} failed`);
+    assert.ok(results.length > 50, `the load ran (${results.length} requests)`);
+    assert.deepEqual(
+      failed.slice(0, 10),
+      [],
+      `${failed.length} of ${results.length} requests failed during the rollout`,
+    );
+  },
+);
