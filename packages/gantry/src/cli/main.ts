@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
 import { registerReleaseCommands } from './commands/release.js';
-import { registerShipCommands } from './commands/ship.js';
+import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerVersionCommands } from './commands/version.js';
 import { VersionError } from '../version/index.js';
@@ -39,6 +39,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
   const shipExits = registerShipCommands(program);
+  registerCodegenCommands(program);
   program.hook('postAction', () => {
     exitCodes.push(...releaseExits, ...shipExits);
   });

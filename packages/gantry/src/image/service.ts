@@ -1,14 +1,15 @@
 // gantry build for a spec: the right layers for its kind (node or go), on its
 // base image, tagged with the source version and pushed (or written out).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ServiceSpec } from '../spec/index.js';
 import type { SourceVersion } from '../version/index.js';
 import type { BuiltImage } from '../ship/ship.js';
 import { buildImage } from './image.js';
-import { makeLayer, sourceDateEpoch } from './layer.js';
+import { collectTree, makeLayer, sourceDateEpoch } from './layer.js';
+import { writeTar } from './tar.js';
 import type { Layer } from './layer.js';
 import { nodeCodeEntries, nodeDependencyEntries } from './node.js';
 import { parseImageRef } from './ref.js';
@@ -102,6 +103,9 @@ export async function buildServiceImage(
     }
     entrypoint ??= ['/app'];
   }
+  const layoutDir = opts.output?.endsWith('.tar')
+    ? mkdtempSync(join(tmpdir(), 'gantry-layout-'))
+    : opts.output;
   progress(
     `layers ready in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${layers.map((l) => `${l.comment} ${(l.size / 1024).toFixed(0)} KiB`).join(', ')}`,
   );
@@ -118,8 +122,22 @@ export async function buildServiceImage(
       labels,
       exposedPorts: spec.ports.map((p) => p.containerPort),
     },
-    ...(opts.output ? { outputDir: opts.output } : {}),
+    ...(opts.output ? { outputDir: layoutDir } : {}),
     onProgress: progress,
   });
+  if (opts.output?.endsWith('.tar') && layoutDir) {
+    // An OCI image layout in one reproducible tar file.
+    writeFileSync(
+      opts.output,
+      writeTar(
+        collectTree(layoutDir, '.')
+          .filter((e) => e.path !== '.')
+          .map((e) => ({ ...e, path: e.path.replace(/^\.\//, '') })),
+        sourceDateEpoch(),
+      ),
+    );
+    rmSync(layoutDir, { recursive: true, force: true });
+    progress(`wrote ${opts.output}`);
+  }
   return { ref: r.ref, digest: r.digest, bytesPushed: r.bytesPushed };
 }

@@ -252,3 +252,43 @@ async function printEndpoints(file: string, format: OutputFormat, local: boolean
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
+
+export function registerCodegenCommands(program: Command): void {
+  program
+    .command('dockerfile')
+    .description('print a Dockerfile equivalent to what gantry build makes, for docker users')
+    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gantry dockerfile -f deploy/user-service/gantry.yaml > services/user-service/Dockerfile\n',
+    )
+    .action(async (opts: { file: string }) => {
+      const { dockerfileFor } = await import('../../image/dockerfile.js');
+      process.stdout.write(dockerfileFor(loadSpecFile(opts.file)));
+    });
+
+  program
+    .command('pipeline <system>')
+    .description('write CI configuration (github or gitlab) that runs gantry ship')
+    .option('-f, --file <path>', 'spec file the pipeline ships', 'gantry.yaml')
+    .option('--stdout', 'print instead of writing the file')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gantry pipeline github -f deploy/user-service/gantry.yaml\n  gantry pipeline gitlab --stdout\n',
+    )
+    .action(async (system: string, opts: { file: string; stdout?: boolean }, cmd: Command) => {
+      if (system !== 'github' && system !== 'gitlab')
+        throw new UsageError(`unknown CI system "${system}" (use github or gitlab)`);
+      const { ciConfig } = await import('../../ship/ci-config.js');
+      const { path, content } = ciConfig(system, opts.file);
+      if (opts.stdout) {
+        process.stdout.write(content);
+        return;
+      }
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+      if (parseFormat(cmd.optsWithGlobals<GlobalOpts>().output) === 'json') printJson({ path });
+      else process.stdout.write(`wrote ${path}\n`);
+    });
+}
