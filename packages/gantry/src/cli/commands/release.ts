@@ -305,6 +305,42 @@ Examples:
       },
     );
 
+  const config = program.command('config').description('configuration of a running service');
+  config
+    .command('sync')
+    .description(
+      "push the spec's config and secrets to the running service (same image), rolling its pods",
+    )
+    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .option('--timeout <duration>', 'how long the rollout may take', '5m')
+    .addHelpText(
+      'after',
+      `
+Re-reads config and secret sources, keeps the image of the current release, and deploys
+that as a new revision: a changed ConfigMap or Secret rolls the pods (their template
+carries a hash of both); an unchanged one changes nothing.
+
+Example:
+  gantry config sync -f deploy/user-service/gantry.yaml
+`,
+    )
+    .action(async (opts: { file: string; timeout: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const spec = loadSpecFile(opts.file);
+      const kube = await g.kube();
+      const cur = current(await new ReleaseStore(kube, spec.namespace, spec.name).history());
+      if (!cur)
+        throw new UsageError(`${spec.namespace}/${spec.name} has no deployed release to sync`);
+      const r = await deploy(kube, spec, {
+        image: cur.image,
+        ...(cur.version ? { version: cur.version } : {}),
+        secretValues: resolveSecretValues(spec, dirname(opts.file)),
+        timeoutMs: parseDuration(opts.timeout),
+        onEvent: progressPrinter(g.format),
+      });
+      exit.push(reportDeploy(g.format, r));
+    });
+
   program
     .command('restart')
     .description('restart every pod of a service with a rolling update, and wait')
