@@ -17,7 +17,9 @@ GANTRY_STATE=${GANTRY_STATE:-/var/lib/gantry}
 PGPORT=${GANTRY_PG_PORT:-55432}
 DATA=$GANTRY_STATE/postgres/data
 RUN=$GANTRY_STATE/postgres/run
-URL="postgres://gantry:gantry@127.0.0.1:${PGPORT}/gantry"
+# GANTRY_PG_DB names the database (created if missing); default "gantry".
+DB=${GANTRY_PG_DB:-gantry}
+URL="postgres://gantry:gantry@127.0.0.1:${PGPORT}/${DB}"
 
 pgbin() {
   local v
@@ -53,8 +55,9 @@ start() {
   fi
   as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qtAc "SELECT 1 FROM pg_roles WHERE rolname='gantry'" | grep -q 1 ||
     as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qc "CREATE ROLE gantry LOGIN SUPERUSER PASSWORD 'gantry'"
-  as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='gantry'" | grep -q 1 ||
-    as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qc "CREATE DATABASE gantry OWNER gantry"
+  [[ $DB =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "postgres.sh: bad database name $DB" >&2; exit 2; }
+  as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='$DB'" | grep -q 1 ||
+    as_pg psql -h "$RUN" -p "$PGPORT" -U postgres -qc "CREATE DATABASE $DB OWNER gantry"
   echo "$URL"
 }
 

@@ -24,7 +24,7 @@ if [[ -z ${KUBECONFIG:-} ]]; then
   eval "$(hack/cluster/cluster env)"
   node_ip=$GANTRY_NODE_IP
   echo "== PostgreSQL for user-service (reachable from pods at $node_ip)"
-  url=$(GANTRY_PG_LISTEN=$node_ip bash hack/postgres.sh start)
+  url=$(GANTRY_PG_LISTEN=$node_ip GANTRY_PG_DB=user_service bash hack/postgres.sh start)
   export USER_SERVICE_DATABASE_URL=${USER_SERVICE_DATABASE_URL:-${url/127.0.0.1/$node_ip}}
 else
   export USER_SERVICE_DATABASE_URL=${USER_SERVICE_DATABASE_URL:-sqlite::memory:}

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
-import { kubectl, requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
+import {
+  eventually,
+  kubectl,
+  requireCluster,
+  run,
+} from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 
 const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
@@ -96,15 +101,21 @@ test(
       '-o',
       'jsonpath={.spec.clusterIP}',
     ]).trim();
-    const version = await new Promise<string>((resolve, reject) => {
-      http
-        .get({ host: ip, port: 80, path: '/version', agent: false }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve(body));
-        })
-        .on('error', reject);
-    });
+    // kube-proxy programs a new Service a moment after the pods are ready.
+    const version = await eventually(
+      'the Service to answer /version',
+      30_000,
+      () =>
+        new Promise<string | undefined>((resolve) => {
+          http
+            .get({ host: ip, port: 80, path: '/version', agent: false, timeout: 2000 }, (res) => {
+              let body = '';
+              res.on('data', (c: Buffer) => (body += c.toString()));
+              res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
+            })
+            .on('error', () => resolve(undefined));
+        }),
+    );
     assert.equal((JSON.parse(version) as { version: string }).version, image.version);
 
     // Bounded load: 4 workers on loopback routes to the Service, for as long as the rollout runs.
