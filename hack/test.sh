@@ -38,7 +38,7 @@ for mod in services/hello-go hack/cluster/kube hack/cluster/etcd hack/cluster/te
 done
 (cd services/hello-go && go vet ./...)
 (cd hack/cluster/test/fixtures/echo && go vet ./...)
-for cfg in packages/*/test/tsconfig.json services/*/test/tsconfig.json hack/*/test/tsconfig.json bench/*/tsconfig.json; do
+for cfg in packages/*/test/tsconfig.json services/*/test/tsconfig.json hack/*/test/tsconfig.json bench/*/tsconfig.json packages/*/scripts/tsconfig.json; do
   [[ -f $cfg ]] && npx tsc -p "$cfg"
 done
 

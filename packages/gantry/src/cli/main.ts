@@ -82,7 +82,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
     }
-    if (err instanceof SecretSourceError || err instanceof VersionError) {
+    if (
+      err instanceof SecretSourceError ||
+      err instanceof VersionError ||
+      (err instanceof Error && err.name === 'ObjectValidationError')
+    ) {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
     }

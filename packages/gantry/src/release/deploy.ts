@@ -66,6 +66,9 @@ export async function deploy(
     ...(opts.version ? { version: opts.version } : {}),
     secretValues: opts.secretValues,
   });
+  const { ObjectValidationError, validateObjects } = await import('../validate/openapi.js');
+  const problems = validateObjects(objects);
+  if (problems.length) throw new ObjectValidationError(problems);
   await ensureNamespace(kube, spec.namespace);
   // The dry run and the lock are independent round trips: run them together.
   const locking = acquireLock(kube, spec.namespace, spec.name, opts.actor ?? defaultHolder());

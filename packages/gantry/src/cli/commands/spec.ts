@@ -11,13 +11,18 @@ interface SpecOpts {
 export function registerSpecCommands(program: Command): void {
   program
     .command('validate')
-    .description('check a gantry.yaml: schema, defaults and rendered objects; touches no cluster')
+    .description(
+      'check a gantry.yaml and the objects it renders (against the Kubernetes v1.34 API schema); touches no cluster',
+    )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
     .addHelpText('after', '\nExample:\n  gantry validate -f deploy/user-service/gantry.yaml\n')
-    .action((opts: SpecOpts, cmd: Command) => {
+    .action(async (opts: SpecOpts, cmd: Command) => {
       const format = parseFormat(cmd.optsWithGlobals<{ output?: string }>().output);
       const spec = loadSpecFile(opts.file);
       const objects = renderService(spec);
+      const { ObjectValidationError, validateObjects } = await import('../../validate/openapi.js');
+      const problems = validateObjects(objects);
+      if (problems.length) throw new ObjectValidationError(problems);
       if (format === 'json') {
         printJson({ valid: true, file: opts.file, name: spec.name, objects: objects.map(ref) });
       } else {

@@ -1,0 +1,505 @@
+// Helm chart export: a spec -> a Helm v3 chart whose templates render exactly
+// the objects renderService renders, for the chart's default values.
+//
+// The templates are not a second copy of the rendering rules. Each object is
+// rendered by renderService, then the fields a Helm user overrides are
+// replaced, at known paths, by references to .Values (whose defaults are the
+// rendered values themselves); everything else stays literal. A change to the
+// renderer therefore changes the chart with it, and the generator checks its
+// assumptions about the rendered objects (labels, selectors, the autoscaling
+// variant) and throws when they stop holding.
+import { isDeepStrictEqual } from 'node:util';
+import { stringify } from 'yaml';
+import type { ServiceSpec } from '../spec/index.js';
+import { commonLabels, selectorLabels } from './labels.js';
+import { ANNOTATION_CONFIG_HASH, renderService } from './objects.js';
+import type { KubeObject, RenderOptions } from './objects.js';
+
+export interface ChartOptions {
+  /** Image to run (repository plus optional tag and/or digest). Default: spec.image. */
+  image?: string;
+  /** Chart version (SemVer 2). Default 0.1.0. */
+  chartVersion?: string;
+  /** Chart appVersion, also the app.kubernetes.io/version label. Default: the image tag. */
+  appVersion?: string;
+}
+
+export interface ChartFile {
+  /** Path inside the chart directory, e.g. "templates/deployment.yaml". */
+  path: string;
+  content: string;
+}
+
+export interface HelmChart {
+  name: string;
+  version: string;
+  appVersion?: string;
+  /** The default values (what values.yaml holds). */
+  values: Record<string, unknown>;
+  files: ChartFile[];
+  /**
+   * Options under which renderService renders what the chart renders with its
+   * default values (add secretValues for the values given at install).
+   */
+  renderOptions: RenderOptions;
+}
+
+export const DEFAULT_CHART_VERSION = '0.1.0';
+
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+
+export function isChartVersion(v: string): boolean {
+  return SEMVER.test(v);
+}
+
+/** Splits an image reference into repository, tag and digest ("" when absent). */
+export function parseImageRef(ref: string): { repository: string; tag: string; digest: string } {
+  const at = ref.indexOf('@');
+  const name = at >= 0 ? ref.slice(0, at) : ref;
+  const digest = at >= 0 ? ref.slice(at + 1) : '';
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) {
+    return { repository: name.slice(0, colon), tag: name.slice(colon + 1), digest };
+  }
+  return { repository: name, tag: '', digest };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const MARKER = 'GANTRYTPL';
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A reference to a value, e.g. `.Values.image.tag` or `(index .Values "service" "ports" "http")`. */
+function valuesRef(path: readonly string[]): string {
+  return path.every((p) => IDENT.test(p))
+    ? `.Values.${path.join('.')}`
+    : `(index .Values ${path.map((p) => JSON.stringify(p)).join(' ')})`;
+}
+
+/** Literal text in a template: `{{` must not start an action. */
+function escapeTemplate(text: string): string {
+  return text.split('{{').join('{{ "{{" }}');
+}
+
+interface Substitution {
+  /** Template expression (without the braces). */
+  expr: string;
+  /** Block: the expression yields YAML for the field's whole value (indented with nindent). */
+  block: boolean;
+  /** Emit the field's line only when this condition holds. */
+  when?: string;
+}
+
+/** The values store and the marker-substitution machinery for one chart. */
+class ChartBuilder {
+  readonly values: Record<string, unknown> = {};
+  private subs: Substitution[] = [];
+
+  constructor(readonly name: string) {}
+
+  /** Records a default value at a values path; a path bound twice must agree. */
+  setValue(path: readonly string[], value: unknown): void {
+    let node = this.values as Record<string, unknown>;
+    for (const p of path.slice(0, -1)) {
+      node[p] ??= {};
+      node = node[p] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1]!;
+    if (last in node && !isDeepStrictEqual(node[last], value)) {
+      throw new Error(
+        `chart: values.${path.join('.')} bound to ${JSON.stringify(node[last])} and ${JSON.stringify(value)}`,
+      );
+    }
+    node[last] = value;
+  }
+
+  private mark(obj: Json, key: string | number, sub: Substitution): void {
+    if (!(key in obj)) throw new Error(`chart: no field "${key}" to template`);
+    obj[key] = `${MARKER}${this.subs.length}X`;
+    this.subs.push(sub);
+  }
+
+  /** Replaces obj[key] by the value at `path`, whose default is the rendered value. */
+  leaf(obj: Json, key: string | number, path: readonly string[], when?: string): void {
+    this.setValue(path, obj[key]);
+    this.mark(obj, key, { expr: `${valuesRef(path)} | toJson`, block: false, ...(when ? { when } : {}) });
+  }
+
+  inline(obj: Json, key: string | number, expr: string): void {
+    this.mark(obj, key, { expr, block: false });
+  }
+
+  block(obj: Json, key: string | number, expr: string): void {
+    this.mark(obj, key, { expr, block: true });
+  }
+
+  include(helper: string): string {
+    return `include "${this.name}.${helper}" .`;
+  }
+
+  /** YAML for a marked object, with each marker turned into its template expression. */
+  template(o: KubeObject): string {
+    const text = escapeTemplate(stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }));
+    const out: string[] = [];
+    for (const line of text.replace(/\n$/, '').split('\n')) {
+      const m = new RegExp(`${MARKER}(\\d+)X`).exec(line);
+      if (!m) {
+        out.push(line);
+        continue;
+      }
+      const sub = this.subs[Number(m[1])]!;
+      if (sub.block) {
+        const km = new RegExp(`^(\\s*(?:- )*)(\\S.*):\\s+${MARKER}\\d+X$`).exec(line);
+        if (!km) throw new Error(`chart: cannot place a block at "${line}"`);
+        const indent = km[1]!.length + 2;
+        out.push(`${km[1]}${km[2]}:`, `${' '.repeat(indent)}{{- ${sub.expr} | nindent ${indent} }}`);
+        continue;
+      }
+      const replaced = line.replace(m[0], `{{ ${sub.expr} }}`);
+      if (sub.when) {
+        const pad = /^\s*/.exec(line)![0];
+        out.push(`${pad}{{- if ${sub.when} }}`, replaced, `${pad}{{- end }}`);
+      } else out.push(replaced);
+    }
+    return out.join('\n') + '\n';
+  }
+}
+
+/** Builds a Helm v3 chart for a spec. Pure: returns the files, writes nothing. */
+export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmChart {
+  const image = opts.image ?? spec.image;
+  const ref = parseImageRef(image);
+  const appVersion = opts.appVersion ?? (ref.tag || undefined);
+  const version = opts.chartVersion ?? DEFAULT_CHART_VERSION;
+  if (!isChartVersion(version)) {
+    throw new Error(`chart version "${version}" is not SemVer 2 (e.g. 0.1.0)`);
+  }
+  const renderOptions: RenderOptions = { image, ...(appVersion ? { version: appVersion } : {}) };
+  // Placeholder secret values: the templates take them from .Values.secrets.
+  const secretValues = Object.fromEntries(Object.keys(spec.secrets).map((k) => [k, '']));
+  const render = (s: ServiceSpec) => renderService(s, { ...renderOptions, secretValues });
+
+  // Two variants, so autoscaling can be switched either way at install:
+  // `fixed` (Deployment.spec.replicas, no HPA) and `scaled` (an HPA).
+  const min = Math.max(1, spec.replicas);
+  const fixed = render({ ...spec, autoscaling: undefined });
+  const scaled = render({
+    ...spec,
+    autoscaling: spec.autoscaling ?? {
+      minReplicas: min,
+      maxReplicas: Math.max(2, min * 2),
+      targetCPUUtilizationPercentage: 80,
+    },
+  });
+  const hpa = scaled.find((o) => o.kind === 'HorizontalPodAutoscaler');
+  const dFixed = fixed.find((o) => o.kind === 'Deployment') as Json;
+  const dScaled = scaled.find((o) => o.kind === 'Deployment') as Json;
+  if (!hpa || !dFixed || !dScaled) throw new Error('chart: renderer gave no Deployment or HPA');
+  const { replicas: _replicas, ...fixedSpec } = dFixed.spec as Record<string, unknown>;
+  if (!isDeepStrictEqual(fixedSpec, dScaled.spec)) {
+    throw new Error('chart: with autoscaling the Deployment differs by more than replicas');
+  }
+
+  const b = new ChartBuilder(spec.name);
+  const labels = commonLabels(spec, appVersion);
+  const selector = selectorLabels(spec);
+  const expect = (what: string, actual: unknown, wanted: unknown) => {
+    if (!isDeepStrictEqual(actual, wanted)) {
+      throw new Error(`chart: ${what} is not what the chart's helpers produce`);
+    }
+  };
+  const autoscalingEnabled = '.Values.autoscaling.enabled';
+  b.setValue(['image'], {
+    repository: ref.repository,
+    tag: ref.tag,
+    digest: ref.digest,
+    pullPolicy: undefined,
+  });
+  b.setValue(['replicas'], spec.replicas);
+  b.setValue(['autoscaling', 'enabled'], spec.autoscaling !== undefined);
+
+  const objects = fixed.map((o) => (o.kind === 'Deployment' ? o : o));
+  const ordered = [...objects];
+  ordered.splice(ordered.findIndex((o) => o.kind === 'Service') + 1 || ordered.length, 0, hpa);
+  // Keep the renderer's apply order: HPA right after the Service (or the Deployment).
+  const order = scaled.map((o) => `${o.kind}/${o.metadata.name}`);
+  ordered.sort(
+    (x, y) =>
+      order.indexOf(`${x.kind}/${x.metadata.name}`) - order.indexOf(`${y.kind}/${y.metadata.name}`),
+  );
+
+  const servicePortName = new Map<number, string>();
+  if (spec.service.type !== 'None') {
+    for (const p of spec.ports) servicePortName.set(p.servicePort ?? p.containerPort, p.name);
+  }
+
+  const docs: { file: string; text: string; when?: string }[] = [];
+  for (const original of ordered) {
+    const o = structuredClone(original) as Json;
+    expect(`${o.kind} labels`, o.metadata.labels, labels);
+    b.inline(o.metadata, 'namespace', '.Release.Namespace');
+    b.block(o.metadata, 'labels', b.include('labels'));
+    let when: string | undefined;
+    switch (o.kind as string) {
+      case 'ConfigMap':
+        b.setValue(['config'], o.data);
+        b.block(o, 'data', b.include('configData'));
+        break;
+      case 'Secret':
+        b.setValue(['secrets'], {});
+        for (const key of Object.keys(o.data as object)) {
+          const need = `secrets.${key} is required: helm install --set secrets.${key}=VALUE (or --set-file)`;
+          b.inline(
+            o.data,
+            key,
+            `index .Values.secrets ${JSON.stringify(key)} | required ${JSON.stringify(need)} | toString | b64enc | toJson`,
+          );
+        }
+        break;
+      case 'Deployment': {
+        const s = o.spec;
+        b.leaf(s, 'replicas', ['replicas'], `not ${autoscalingEnabled}`);
+        expect('Deployment selector', s.selector.matchLabels, selector);
+        b.block(s.selector, 'matchLabels', b.include('selectorLabels'));
+        b.leaf(s.strategy.rollingUpdate, 'maxSurge', ['rollingUpdate', 'maxSurge']);
+        b.leaf(s.strategy.rollingUpdate, 'maxUnavailable', ['rollingUpdate', 'maxUnavailable']);
+        const t = s.template;
+        expect('pod labels', t.metadata.labels, labels);
+        b.block(t.metadata, 'labels', b.include('labels'));
+        b.inline(t.metadata.annotations, ANNOTATION_CONFIG_HASH, `${b.include('configHash')} | toJson`);
+        const c = t.spec.containers[0];
+        b.inline(c, 'image', `${b.include('image')} | toJson`);
+        b.leaf(c, 'imagePullPolicy', ['image', 'pullPolicy']);
+        b.setValue(['env'], spec.env);
+        b.block(c, 'env', b.include('env'));
+        b.setValue(['resources'], c.resources);
+        b.block(c, 'resources', 'toYaml .Values.resources');
+        for (const kind of ['liveness', 'readiness', 'startup']) {
+          const p = c[`${kind}Probe`];
+          if (!p) continue;
+          b.leaf(p.httpGet, 'path', ['probes', kind, 'path']);
+          b.leaf(p.httpGet, 'port', ['probes', kind, 'port']);
+          for (const f of Object.keys(p as object).filter((k) => k !== 'httpGet')) {
+            b.leaf(p, f, ['probes', kind, f]);
+          }
+        }
+        break;
+      }
+      case 'Service':
+        b.leaf(o.spec, 'type', ['service', 'type']);
+        expect('Service selector', o.spec.selector, selector);
+        b.block(o.spec, 'selector', b.include('selectorLabels'));
+        (o.spec.ports as Json[]).forEach((p) => b.leaf(p, 'port', ['service', 'ports', p.name]));
+        break;
+      case 'HorizontalPodAutoscaler': {
+        when = autoscalingEnabled;
+        b.leaf(o.spec, 'minReplicas', ['autoscaling', 'minReplicas']);
+        b.leaf(o.spec, 'maxReplicas', ['autoscaling', 'maxReplicas']);
+        const target = o.spec.metrics[0].resource.target;
+        b.leaf(target, 'averageUtilization', ['autoscaling', 'targetCPUUtilizationPercentage']);
+        break;
+      }
+      case 'PodDisruptionBudget':
+        expect('PodDisruptionBudget selector', o.spec.selector.matchLabels, selector);
+        b.block(o.spec.selector, 'matchLabels', b.include('selectorLabels'));
+        for (const f of ['minAvailable', 'maxUnavailable']) {
+          if (f in o.spec) b.leaf(o.spec, f, ['disruptionBudget', f]);
+        }
+        break;
+      case 'NetworkPolicy':
+        expect('NetworkPolicy pod selector', o.spec.podSelector.matchLabels, selector);
+        b.block(o.spec.podSelector, 'matchLabels', b.include('selectorLabels'));
+        break;
+      case 'HTTPRoute':
+        for (const rule of o.spec.rules as Json[]) {
+          for (const backend of rule.backendRefs as Json[]) {
+            const name = servicePortName.get(backend.port as number);
+            if (name) b.leaf(backend, 'port', ['service', 'ports', name]);
+          }
+        }
+        break;
+    }
+    docs.push({ file: templateFile(o.kind as string), text: b.template(o), ...(when ? { when } : {}) });
+  }
+  // pullPolicy is bound by the Deployment; keep it in the image section.
+  const img = b.values.image as Record<string, unknown>;
+  if (img.pullPolicy === undefined) delete img.pullPolicy;
+
+  const header = `{{- /* Generated by gantry chart from the ${spec.name} spec: regenerate rather than edit. */}}\n`;
+  const byFile = new Map<string, string[]>();
+  for (const d of docs) {
+    const text = d.when ? `{{- if ${d.when} }}\n${d.text}{{- end }}\n` : d.text;
+    byFile.set(d.file, [...(byFile.get(d.file) ?? []), text]);
+  }
+  const templates: ChartFile[] = [...byFile].map(([file, texts]) => ({
+    path: `templates/${file}`,
+    content: header + texts.join('---\n'),
+  }));
+
+  const files: ChartFile[] = [
+    { path: 'Chart.yaml', content: chartYaml(spec, version, appVersion) },
+    { path: 'values.yaml', content: valuesYaml(spec, b.values) },
+    { path: 'templates/_helpers.tpl', content: helpers(spec, appVersion) },
+    ...templates,
+  ];
+  return {
+    name: spec.name,
+    version,
+    ...(appVersion ? { appVersion } : {}),
+    values: b.values,
+    files,
+    renderOptions,
+  };
+}
+
+function templateFile(kind: string): string {
+  const short: Record<string, string> = {
+    HorizontalPodAutoscaler: 'hpa',
+    PodDisruptionBudget: 'pdb',
+  };
+  return `${short[kind] ?? kind.toLowerCase()}.yaml`;
+}
+
+function chartYaml(spec: ServiceSpec, version: string, appVersion: string | undefined): string {
+  return [
+    'apiVersion: v2',
+    `name: ${spec.name}`,
+    `description: ${JSON.stringify(`${spec.name}, exported by gantry chart from its gantry.yaml`)}`,
+    'type: application',
+    `version: ${JSON.stringify(version)}`,
+    ...(appVersion ? [`appVersion: ${JSON.stringify(appVersion)}`] : []),
+    '',
+  ].join('\n');
+}
+
+function valuesYaml(spec: ServiceSpec, values: Record<string, unknown>): string {
+  const secretKeys = Object.keys(spec.secrets).sort();
+  const sections: [key: string, comment: string[]][] = [
+    ['image', ['Container image: repository, and an optional tag and/or digest.']],
+    ['replicas', ['Pod count while autoscaling is off.']],
+    [
+      'autoscaling',
+      [
+        'HorizontalPodAutoscaler on CPU utilisation; when enabled it owns the pod count',
+        '(replicas is ignored).',
+      ],
+    ],
+    [
+      'rollingUpdate',
+      ['Rolling update: pods above the desired count, and pods that may be unavailable.'],
+    ],
+    ['env', ['Plain environment variables.']],
+    [
+      'config',
+      [
+        `Non-secret configuration: a ConfigMap mounted at ${spec.configMountPath}.`,
+        'A change rolls the pods.',
+      ],
+    ],
+    [
+      'secrets',
+      [
+        `Secret values (a Secret mounted at ${spec.secretMountPath}) are never stored here.`,
+        'Each key is required at install; a change rolls the pods:',
+        ...secretKeys.map((k) => `  --set secrets.${k}=VALUE   (or --set-file secrets.${k}=PATH)`),
+      ],
+    ],
+    ['resources', ['Container resource requests and limits.']],
+    ['probes', ['HTTP probes of the container.']],
+    ['service', ['Service type, and the Service port of each named container port.']],
+    ['disruptionBudget', ['PodDisruptionBudget: minAvailable or maxUnavailable.']],
+  ];
+  const known = new Set(sections.map(([k]) => k));
+  for (const k of Object.keys(values)) {
+    if (!known.has(k)) throw new Error(`chart: values.${k} has no section in values.yaml`);
+  }
+  const parts = [
+    `# Default values of the ${spec.name} chart, generated by gantry chart from its gantry.yaml.`,
+    '# With these values (and the secrets set) the chart renders exactly what',
+    '# `gantry render` renders for the spec.',
+  ];
+  for (const [key, comment] of sections) {
+    if (!(key in values)) continue;
+    parts.push(
+      '',
+      ...comment.map((l) => `# ${l}`.trimEnd()),
+      stringify({ [key]: values[key] }, { lineWidth: 0 }).trimEnd(),
+    );
+  }
+  return parts.join('\n') + '\n';
+}
+
+function helpers(spec: ServiceSpec, appVersion: string | undefined): string {
+  const n = spec.name;
+  const VERSION = 'app.kubernetes.io/version';
+  const fixedLabels = commonLabels(spec, undefined);
+  if (appVersion) delete fixedLabels[VERSION];
+  const yaml = (m: Record<string, string>) =>
+    escapeTemplate(stringify(m, { lineWidth: 0 }).trimEnd());
+  const secretKeys = Object.keys(spec.secrets)
+    .sort()
+    .map((k) => JSON.stringify(k))
+    .join(' ');
+  // contentHash(config, secrets) of render/hash.ts: "key\0value\0" for each
+  // key in order, "\x01" after each map; sha256, first 16 hex digits.
+  return `{{/*
+Helpers of the ${n} chart, generated by gantry chart. The labels, selector and
+config hash are the ones gantry renders.
+*/}}
+
+{{/* Labels on every object and on the pods. */}}
+{{- define "${n}.labels" -}}
+${yaml(fixedLabels)}
+{{- with .Chart.AppVersion }}
+${VERSION}: {{ regexReplaceAll "[^A-Za-z0-9._-]" (toString .) "_" | trunc 63 | trimAll "._-" | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Labels that select the pods; never the version (selectors are immutable). */}}
+{{- define "${n}.selectorLabels" -}}
+${yaml(selectorLabels(spec))}
+{{- end }}
+
+{{/* The image reference: repository[:tag][@digest]. */}}
+{{- define "${n}.image" -}}
+{{ .Values.image.repository }}{{ with .Values.image.tag }}:{{ . }}{{ end }}{{ with .Values.image.digest }}@{{ . }}{{ end }}
+{{- end }}
+
+{{/* Container env from the env map, sorted by name. */}}
+{{- define "${n}.env" -}}
+{{- $env := list -}}
+{{- $m := .Values.env | default dict -}}
+{{- range $k := keys $m | sortAlpha -}}
+{{- $env = append $env (dict "name" $k "value" (index $m $k | toString)) -}}
+{{- end -}}
+{{- toYaml $env -}}
+{{- end }}
+
+{{/* ConfigMap data: every config value as a string. */}}
+{{- define "${n}.configData" -}}
+{{- $data := dict -}}
+{{- range $k, $v := .Values.config | default dict -}}
+{{- $_ := set $data $k (toString $v) -}}
+{{- end -}}
+{{- toYaml $data -}}
+{{- end }}
+
+{{/* Hash of config and secret content on the pod template: a change rolls the pods. */}}
+{{- define "${n}.configHash" -}}
+{{- $s := "" -}}
+{{- $config := .Values.config | default dict -}}
+{{- range $k := keys $config | sortAlpha -}}
+{{- $s = printf "%s%s\\x00%s\\x00" $s $k (index $config $k | toString) -}}
+{{- end -}}
+{{- $s = printf "%s\\x01" $s -}}
+{{- $secrets := .Values.secrets | default dict -}}
+{{- range $k := list ${secretKeys} -}}
+{{- $s = printf "%s%s\\x00%s\\x00" $s $k (index $secrets $k | default "" | toString) -}}
+{{- end -}}
+{{- $s = printf "%s\\x01" $s -}}
+{{- sha256sum $s | trunc 16 -}}
+{{- end }}
+`;
+}
