@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
+import { registerChartCommands } from './commands/chart.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
 import { registerSpecCommands } from './commands/spec.js';
@@ -36,6 +37,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   registerSpecCommands(program);
+  registerChartCommands(program);
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
   const shipExits = registerShipCommands(program);

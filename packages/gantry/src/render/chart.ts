@@ -8,6 +8,8 @@
 // renderer therefore changes the chart with it, and the generator checks its
 // assumptions about the rendered objects (labels, selectors, the autoscaling
 // variant) and throws when they stop holding.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import type { ServiceSpec } from '../spec/index.js';
@@ -53,8 +55,12 @@ export function isChartVersion(v: string): boolean {
   return SEMVER.test(v);
 }
 
-/** Splits an image reference into repository, tag and digest ("" when absent). */
-export function parseImageRef(ref: string): { repository: string; tag: string; digest: string } {
+/**
+ * Splits an image reference, as written, into repository (with its registry),
+ * tag and digest ("" when absent). Unlike image/ref.ts it does not normalise:
+ * the chart must reproduce the reference exactly.
+ */
+export function splitImageRef(ref: string): { repository: string; tag: string; digest: string } {
   const at = ref.indexOf('@');
   const name = at >= 0 ? ref.slice(0, at) : ref;
   const digest = at >= 0 ? ref.slice(at + 1) : '';
@@ -65,8 +71,23 @@ export function parseImageRef(ref: string): { repository: string; tag: string; d
   return { repository: name, tag: '', digest };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
+type Obj = Record<string, unknown>;
+
+/** The object at `path` under `o`; throws when the rendered shape is not what the chart expects. */
+function node(o: unknown, ...path: (string | number)[]): Obj {
+  let cur = o;
+  for (const p of path) cur = (cur as Obj | undefined)?.[p as string];
+  if (cur === null || typeof cur !== 'object') {
+    throw new Error(`chart: rendered object has no ${path.join('.')}`);
+  }
+  return cur as Obj;
+}
+
+function nodes(o: unknown, ...path: (string | number)[]): Obj[] {
+  const l = node(o, ...path);
+  if (!Array.isArray(l)) throw new Error(`chart: ${path.join('.')} is not a list`);
+  return l as Obj[];
+}
 
 const MARKER = 'GANTRYTPL';
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -101,37 +122,41 @@ class ChartBuilder {
 
   /** Records a default value at a values path; a path bound twice must agree. */
   setValue(path: readonly string[], value: unknown): void {
-    let node = this.values as Record<string, unknown>;
+    let at: Obj = this.values;
     for (const p of path.slice(0, -1)) {
-      node[p] ??= {};
-      node = node[p] as Record<string, unknown>;
+      at[p] ??= {};
+      at = at[p] as Obj;
     }
     const last = path[path.length - 1]!;
-    if (last in node && !isDeepStrictEqual(node[last], value)) {
+    if (last in at && !isDeepStrictEqual(at[last], value)) {
       throw new Error(
-        `chart: values.${path.join('.')} bound to ${JSON.stringify(node[last])} and ${JSON.stringify(value)}`,
+        `chart: values.${path.join('.')} bound to ${JSON.stringify(at[last])} and ${JSON.stringify(value)}`,
       );
     }
-    node[last] = value;
+    at[last] = value;
   }
 
-  private mark(obj: Json, key: string | number, sub: Substitution): void {
+  private mark(obj: Obj, key: string, sub: Substitution): void {
     if (!(key in obj)) throw new Error(`chart: no field "${key}" to template`);
     obj[key] = `${MARKER}${this.subs.length}X`;
     this.subs.push(sub);
   }
 
   /** Replaces obj[key] by the value at `path`, whose default is the rendered value. */
-  leaf(obj: Json, key: string | number, path: readonly string[], when?: string): void {
+  leaf(obj: Obj, key: string, path: readonly string[], when?: string): void {
     this.setValue(path, obj[key]);
-    this.mark(obj, key, { expr: `${valuesRef(path)} | toJson`, block: false, ...(when ? { when } : {}) });
+    this.mark(obj, key, {
+      expr: `${valuesRef(path)} | toJson`,
+      block: false,
+      ...(when ? { when } : {}),
+    });
   }
 
-  inline(obj: Json, key: string | number, expr: string): void {
+  inline(obj: Obj, key: string, expr: string): void {
     this.mark(obj, key, { expr, block: false });
   }
 
-  block(obj: Json, key: string | number, expr: string): void {
+  block(obj: Obj, key: string, expr: string): void {
     this.mark(obj, key, { expr, block: true });
   }
 
@@ -154,7 +179,10 @@ class ChartBuilder {
         const km = new RegExp(`^(\\s*(?:- )*)(\\S.*):\\s+${MARKER}\\d+X$`).exec(line);
         if (!km) throw new Error(`chart: cannot place a block at "${line}"`);
         const indent = km[1]!.length + 2;
-        out.push(`${km[1]}${km[2]}:`, `${' '.repeat(indent)}{{- ${sub.expr} | nindent ${indent} }}`);
+        out.push(
+          `${km[1]}${km[2]}:`,
+          `${' '.repeat(indent)}{{- ${sub.expr} | nindent ${indent} }}`,
+        );
         continue;
       }
       const replaced = line.replace(m[0], `{{ ${sub.expr} }}`);
@@ -170,7 +198,7 @@ class ChartBuilder {
 /** Builds a Helm v3 chart for a spec. Pure: returns the files, writes nothing. */
 export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmChart {
   const image = opts.image ?? spec.image;
-  const ref = parseImageRef(image);
+  const ref = splitImageRef(image);
   const appVersion = opts.appVersion ?? (ref.tag || undefined);
   const version = opts.chartVersion ?? DEFAULT_CHART_VERSION;
   if (!isChartVersion(version)) {
@@ -194,10 +222,10 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
     },
   });
   const hpa = scaled.find((o) => o.kind === 'HorizontalPodAutoscaler');
-  const dFixed = fixed.find((o) => o.kind === 'Deployment') as Json;
-  const dScaled = scaled.find((o) => o.kind === 'Deployment') as Json;
+  const dFixed = fixed.find((o) => o.kind === 'Deployment');
+  const dScaled = scaled.find((o) => o.kind === 'Deployment');
   if (!hpa || !dFixed || !dScaled) throw new Error('chart: renderer gave no Deployment or HPA');
-  const { replicas: _replicas, ...fixedSpec } = dFixed.spec as Record<string, unknown>;
+  const { replicas: _replicas, ...fixedSpec } = node(dFixed, 'spec');
   if (!isDeepStrictEqual(fixedSpec, dScaled.spec)) {
     throw new Error('chart: with autoscaling the Deployment differs by more than replicas');
   }
@@ -211,24 +239,14 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
     }
   };
   const autoscalingEnabled = '.Values.autoscaling.enabled';
-  b.setValue(['image'], {
-    repository: ref.repository,
-    tag: ref.tag,
-    digest: ref.digest,
-    pullPolicy: undefined,
-  });
+  b.setValue(['image'], { repository: ref.repository, tag: ref.tag, digest: ref.digest });
   b.setValue(['replicas'], spec.replicas);
   b.setValue(['autoscaling', 'enabled'], spec.autoscaling !== undefined);
 
-  const objects = fixed.map((o) => (o.kind === 'Deployment' ? o : o));
-  const ordered = [...objects];
-  ordered.splice(ordered.findIndex((o) => o.kind === 'Service') + 1 || ordered.length, 0, hpa);
-  // Keep the renderer's apply order: HPA right after the Service (or the Deployment).
+  // The renderer's apply order, with the HPA where the autoscaled render puts it.
   const order = scaled.map((o) => `${o.kind}/${o.metadata.name}`);
-  ordered.sort(
-    (x, y) =>
-      order.indexOf(`${x.kind}/${x.metadata.name}`) - order.indexOf(`${y.kind}/${y.metadata.name}`),
-  );
+  const at = (o: KubeObject) => order.indexOf(`${o.kind}/${o.metadata.name}`);
+  const ordered = [...fixed, hpa].sort((x, y) => at(x) - at(y));
 
   const servicePortName = new Map<number, string>();
   if (spec.service.type !== 'None') {
@@ -237,39 +255,44 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
 
   const docs: { file: string; text: string; when?: string }[] = [];
   for (const original of ordered) {
-    const o = structuredClone(original) as Json;
-    expect(`${o.kind} labels`, o.metadata.labels, labels);
-    b.inline(o.metadata, 'namespace', '.Release.Namespace');
-    b.block(o.metadata, 'labels', b.include('labels'));
+    const o = structuredClone(original);
+    const meta = o.metadata as Obj;
+    expect(`${o.kind} labels`, meta.labels, labels);
+    b.inline(meta, 'namespace', '.Release.Namespace');
+    b.block(meta, 'labels', b.include('labels'));
     let when: string | undefined;
-    switch (o.kind as string) {
+    switch (o.kind) {
       case 'ConfigMap':
         b.setValue(['config'], o.data);
         b.block(o, 'data', b.include('configData'));
         break;
-      case 'Secret':
+      case 'Secret': {
         b.setValue(['secrets'], {});
-        for (const key of Object.keys(o.data as object)) {
+        const data = node(o, 'data');
+        for (const key of Object.keys(data)) {
           const need = `secrets.${key} is required: helm install --set secrets.${key}=VALUE (or --set-file)`;
           b.inline(
-            o.data,
+            data,
             key,
             `index .Values.secrets ${JSON.stringify(key)} | required ${JSON.stringify(need)} | toString | b64enc | toJson`,
           );
         }
         break;
+      }
       case 'Deployment': {
-        const s = o.spec;
+        const s = node(o, 'spec');
         b.leaf(s, 'replicas', ['replicas'], `not ${autoscalingEnabled}`);
-        expect('Deployment selector', s.selector.matchLabels, selector);
-        b.block(s.selector, 'matchLabels', b.include('selectorLabels'));
-        b.leaf(s.strategy.rollingUpdate, 'maxSurge', ['rollingUpdate', 'maxSurge']);
-        b.leaf(s.strategy.rollingUpdate, 'maxUnavailable', ['rollingUpdate', 'maxUnavailable']);
-        const t = s.template;
-        expect('pod labels', t.metadata.labels, labels);
-        b.block(t.metadata, 'labels', b.include('labels'));
-        b.inline(t.metadata.annotations, ANNOTATION_CONFIG_HASH, `${b.include('configHash')} | toJson`);
-        const c = t.spec.containers[0];
+        expect('Deployment selector', node(s, 'selector', 'matchLabels'), selector);
+        b.block(node(s, 'selector'), 'matchLabels', b.include('selectorLabels'));
+        const rolling = node(s, 'strategy', 'rollingUpdate');
+        b.leaf(rolling, 'maxSurge', ['rollingUpdate', 'maxSurge']);
+        b.leaf(rolling, 'maxUnavailable', ['rollingUpdate', 'maxUnavailable']);
+        const podMeta = node(s, 'template', 'metadata');
+        expect('pod labels', podMeta.labels, labels);
+        b.block(podMeta, 'labels', b.include('labels'));
+        const annotations = node(podMeta, 'annotations');
+        b.inline(annotations, ANNOTATION_CONFIG_HASH, `${b.include('configHash')} | toJson`);
+        const c = node(s, 'template', 'spec', 'containers', 0);
         b.inline(c, 'image', `${b.include('image')} | toJson`);
         b.leaf(c, 'imagePullPolicy', ['image', 'pullPolicy']);
         b.setValue(['env'], spec.env);
@@ -277,56 +300,64 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
         b.setValue(['resources'], c.resources);
         b.block(c, 'resources', 'toYaml .Values.resources');
         for (const kind of ['liveness', 'readiness', 'startup']) {
-          const p = c[`${kind}Probe`];
-          if (!p) continue;
-          b.leaf(p.httpGet, 'path', ['probes', kind, 'path']);
-          b.leaf(p.httpGet, 'port', ['probes', kind, 'port']);
-          for (const f of Object.keys(p as object).filter((k) => k !== 'httpGet')) {
+          if (!c[`${kind}Probe`]) continue;
+          const p = node(c, `${kind}Probe`);
+          const get = node(p, 'httpGet');
+          b.leaf(get, 'path', ['probes', kind, 'path']);
+          b.leaf(get, 'port', ['probes', kind, 'port']);
+          for (const f of Object.keys(p).filter((k) => k !== 'httpGet')) {
             b.leaf(p, f, ['probes', kind, f]);
           }
         }
         break;
       }
-      case 'Service':
-        b.leaf(o.spec, 'type', ['service', 'type']);
-        expect('Service selector', o.spec.selector, selector);
-        b.block(o.spec, 'selector', b.include('selectorLabels'));
-        (o.spec.ports as Json[]).forEach((p) => b.leaf(p, 'port', ['service', 'ports', p.name]));
+      case 'Service': {
+        const s = node(o, 'spec');
+        b.leaf(s, 'type', ['service', 'type']);
+        expect('Service selector', s.selector, selector);
+        b.block(s, 'selector', b.include('selectorLabels'));
+        for (const p of nodes(s, 'ports')) b.leaf(p, 'port', ['service', 'ports', String(p.name)]);
         break;
+      }
       case 'HorizontalPodAutoscaler': {
         when = autoscalingEnabled;
-        b.leaf(o.spec, 'minReplicas', ['autoscaling', 'minReplicas']);
-        b.leaf(o.spec, 'maxReplicas', ['autoscaling', 'maxReplicas']);
-        const target = o.spec.metrics[0].resource.target;
+        const s = node(o, 'spec');
+        b.leaf(s, 'minReplicas', ['autoscaling', 'minReplicas']);
+        b.leaf(s, 'maxReplicas', ['autoscaling', 'maxReplicas']);
+        const target = node(s, 'metrics', 0, 'resource', 'target');
         b.leaf(target, 'averageUtilization', ['autoscaling', 'targetCPUUtilizationPercentage']);
         break;
       }
-      case 'PodDisruptionBudget':
-        expect('PodDisruptionBudget selector', o.spec.selector.matchLabels, selector);
-        b.block(o.spec.selector, 'matchLabels', b.include('selectorLabels'));
+      case 'PodDisruptionBudget': {
+        const s = node(o, 'spec');
+        expect('PodDisruptionBudget selector', node(s, 'selector', 'matchLabels'), selector);
+        b.block(node(s, 'selector'), 'matchLabels', b.include('selectorLabels'));
         for (const f of ['minAvailable', 'maxUnavailable']) {
-          if (f in o.spec) b.leaf(o.spec, f, ['disruptionBudget', f]);
+          if (f in s) b.leaf(s, f, ['disruptionBudget', f]);
         }
         break;
-      case 'NetworkPolicy':
-        expect('NetworkPolicy pod selector', o.spec.podSelector.matchLabels, selector);
-        b.block(o.spec.podSelector, 'matchLabels', b.include('selectorLabels'));
+      }
+      case 'NetworkPolicy': {
+        const podSelector = node(o, 'spec', 'podSelector');
+        expect('NetworkPolicy pod selector', podSelector.matchLabels, selector);
+        b.block(podSelector, 'matchLabels', b.include('selectorLabels'));
         break;
+      }
       case 'HTTPRoute':
-        for (const rule of o.spec.rules as Json[]) {
-          for (const backend of rule.backendRefs as Json[]) {
+        for (const rule of nodes(o, 'spec', 'rules')) {
+          for (const backend of nodes(rule, 'backendRefs')) {
             const name = servicePortName.get(backend.port as number);
             if (name) b.leaf(backend, 'port', ['service', 'ports', name]);
           }
         }
         break;
     }
-    docs.push({ file: templateFile(o.kind as string), text: b.template(o), ...(when ? { when } : {}) });
+    docs.push({
+      file: templateFile(o.kind),
+      text: b.template(o),
+      ...(when ? { when } : {}),
+    });
   }
-  // pullPolicy is bound by the Deployment; keep it in the image section.
-  const img = b.values.image as Record<string, unknown>;
-  if (img.pullPolicy === undefined) delete img.pullPolicy;
-
   const header = `{{- /* Generated by gantry chart from the ${spec.name} spec: regenerate rather than edit. */}}\n`;
   const byFile = new Map<string, string[]>();
   for (const d of docs) {
@@ -352,6 +383,30 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
     files,
     renderOptions,
   };
+}
+
+/**
+ * Writes a chart to `dir`: a new or empty directory, or an earlier export
+ * (one with a Chart.yaml), whose Chart.yaml, values.yaml and templates/ are
+ * replaced. Other files there (a README, .helmignore) are kept.
+ */
+export function writeChart(chart: HelmChart, dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (!existsSync(join(dir, 'Chart.yaml'))) {
+      throw new ChartDirError(`${dir} is not empty and holds no chart (no Chart.yaml)`);
+    }
+    rmSync(join(dir, 'templates'), { recursive: true, force: true });
+  }
+  for (const f of chart.files) {
+    const path = join(dir, f.path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, f.content);
+  }
+}
+
+/** The output directory cannot take the chart. */
+export class ChartDirError extends Error {
+  override name = 'ChartDirError';
 }
 
 function templateFile(kind: string): string {

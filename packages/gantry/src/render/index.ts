@@ -3,3 +3,12 @@ export type { KubeObject, RenderOptions } from './objects.js';
 export { toYaml, redactSecrets } from './yaml.js';
 export { commonLabels, selectorLabels, labelValue } from './labels.js';
 export { contentHash } from './hash.js';
+export {
+  renderChart,
+  writeChart,
+  splitImageRef,
+  isChartVersion,
+  ChartDirError,
+  DEFAULT_CHART_VERSION,
+} from './chart.js';
+export type { ChartOptions, ChartFile, HelmChart } from './chart.js';
