@@ -55,7 +55,8 @@ export function parseImageRef(ref: string): ImageRef {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) fail(`tag "${tag}" must be [A-Za-z0-9_.-], at most 128, not starting with . or -`);
+    if (!TAG.test(tag))
+      fail(`tag "${tag}" must be [A-Za-z0-9_.-], at most 128, not starting with . or -`);
   }
   let registry = 'docker.io';
   let repository = rest;
@@ -74,7 +75,9 @@ export function parseImageRef(ref: string): ImageRef {
   if (repository === '') fail('no repository');
   for (const c of repository.split('/')) {
     if (!PATH_COMPONENT.test(c))
-      fail(`repository "${repository}" must be lower-case components of [a-z0-9._-] separated by /`);
+      fail(
+        `repository "${repository}" must be lower-case components of [a-z0-9._-] separated by /`,
+      );
   }
   if (registry.length + 1 + repository.length > 255) fail('name longer than 255 characters');
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
@@ -94,9 +97,7 @@ export function referenceOf(r: ImageRef): string {
 export function isInsecureRegistry(registry: string): boolean {
   const host = registry.replace(/:\d+$/, '');
   if (/^(localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/.test(host)) return true;
-  const list = (process.env.GANTRY_INSECURE_REGISTRIES ?? '')
-    .split(/[\s,]+/)
-    .filter(Boolean);
+  const list = (process.env.GANTRY_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter(Boolean);
   return list.includes(registry) || list.includes(host);
 }
 
