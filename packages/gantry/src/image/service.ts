@@ -1,23 +1,24 @@
-// gantry build for a spec: the right layers for its kind (node or go), on its
-// base image, tagged with the source version and pushed (or written out).
+// gantry build for a spec: the image for its build kind (node: dependencies and
+// code layers on the node base image; go: a static binary on scratch), tagged
+// with the source version and labelled with it, then pushed, or written as an
+// OCI layout directory or tar.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ServiceSpec } from '../spec/index.js';
 import type { SourceVersion } from '../version/index.js';
 import type { BuiltImage } from '../ship/ship.js';
-import { buildImage } from './image.js';
-import { collectTree, makeLayer, sourceDateEpoch } from './layer.js';
-import { writeTar } from './tar.js';
-import type { Layer } from './layer.js';
-import { nodeCodeEntries, nodeDependencyEntries } from './node.js';
-import { parseImageRef } from './ref.js';
+import { goServiceImage } from './go.js';
+import { buildImage, pushImage, RegistryClients } from './image.js';
+import type { BuildImageOptions, ImageMetadata } from './image.js';
+import { sourceDateEpoch } from './layer.js';
+import { writeOciLayout, writeOciTar } from './layout.js';
+import { defaultNodeBaseImage, nodeServiceImage } from './node.js';
+import { formatImageRef, parseImageRef } from './ref.js';
 
 export interface ServiceBuildOptions {
   specDir: string;
   version: SourceVersion;
-  /** Write an OCI layout directory instead of pushing. */
+  /** Write an OCI layout directory (or, for a path ending in .tar, an OCI layout tar) instead of pushing. */
   output?: string;
   onProgress?: (message: string) => void;
 }
@@ -27,6 +28,39 @@ export function tagFor(version: string): string {
   return version.replace(/\+/g, '-').slice(0, 128);
 }
 
+function git(dir: string, args: string[]): string | undefined {
+  try {
+    return execFileSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** SOURCE_DATE_EPOCH when set, else the time of the last commit, else 0. */
+export function buildEpoch(dir: string): number {
+  if (process.env.SOURCE_DATE_EPOCH) return sourceDateEpoch();
+  const t = Number(git(dir, ['log', '-1', '--format=%ct']));
+  return Number.isSafeInteger(t) && t > 0 ? t : 0;
+}
+
+/** The origin remote as a URL without credentials, for org.opencontainers.image.source. */
+function sourceUrl(dir: string): string | undefined {
+  const url = git(dir, ['remote', 'get-url', 'origin']);
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return undefined; // scp-like (git@host:path) or a local path: not a URL to publish
+  }
+}
+
 export async function buildServiceImage(
   spec: ServiceSpec,
   opts: ServiceBuildOptions,
@@ -34,110 +68,60 @@ export async function buildServiceImage(
   const build = spec.build;
   if (!build) throw new Error(`spec ${spec.name} has no build section`);
   const context = resolve(opts.specDir, build.context);
-  const target = parseImageRef(spec.image);
+  const tag = tagFor(opts.version.version);
+  const { registry, repository } = parseImageRef(spec.image);
+  const target = { registry, repository, tag };
   const progress = opts.onProgress ?? (() => undefined);
-  // Reproducible and still meaningful: SOURCE_DATE_EPOCH, else the commit's time.
-  if (process.env.SOURCE_DATE_EPOCH === undefined) {
-    try {
-      process.env.SOURCE_DATE_EPOCH = execFileSync('git', ['log', '-1', '--format=%ct'], {
-        cwd: opts.specDir,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim();
-    } catch {
-      // not a git checkout: the epoch (0) it is
-    }
-  }
-  const created = new Date(sourceDateEpoch() * 1000).toISOString();
-  const labels = {
-    'org.opencontainers.image.title': spec.name,
-    'org.opencontainers.image.version': opts.version.version,
-    'org.opencontainers.image.revision': opts.version.gitSha,
-    'org.opencontainers.image.created': created,
+  const epoch = buildEpoch(opts.specDir);
+  const source = sourceUrl(opts.specDir);
+  const metadata: ImageMetadata = {
+    title: spec.name,
+    version: opts.version.version,
+    revision: opts.version.gitSha,
+    ...(source ? { source } : {}),
   };
+  const ports = spec.ports.map((p) => p.containerPort);
   const t0 = Date.now();
-  let layers: Layer[];
-  let base = build.base;
-  let entrypoint = build.entrypoint;
+  let options: BuildImageOptions;
   if (build.kind === 'node') {
-    base ??= process.env.GANTRY_NODE_BASE_IMAGE;
-    if (!base) {
-      throw new Error(
-        'build.base is not set and GANTRY_NODE_BASE_IMAGE is empty (hack/cluster/cluster env sets it)',
-      );
-    }
-    const info = { version: opts.version.version, gitSha: opts.version.gitSha, buildTime: created };
-    layers = [
-      // Fixed mtime: the dependency layer must not change when only the commit does.
-      makeLayer(nodeDependencyEntries(context), 'production dependencies', 0),
-      makeLayer(nodeCodeEntries(context, info), 'code'),
-    ];
-    entrypoint ??= ['/usr/local/bin/node', 'dist/main.js'];
+    const node = nodeServiceImage(context, {
+      version: opts.version.version,
+      gitSha: opts.version.gitSha,
+      codeMtime: epoch,
+      base: build.base ?? defaultNodeBaseImage(),
+      user: '65532:65532',
+      exposedPorts: ports,
+      metadata,
+      ...(build.entrypoint ? { entrypoint: build.entrypoint } : {}),
+    });
+    for (const w of node.layers.warnings) progress(`warning: ${w}`);
+    options = node.build;
   } else {
-    const work = mkdtempSync(join(tmpdir(), 'gantry-go-'));
-    try {
-      execFileSync(
-        'go',
-        ['build', '-trimpath', '-ldflags=-s -w -buildid=', '-o', join(work, 'app'), '.'],
-        {
-          cwd: context,
-          env: { ...process.env, CGO_ENABLED: '0' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      layers = [
-        makeLayer(
-          [
-            {
-              path: 'app',
-              type: 'file',
-              mode: 0o755,
-              data: readFileSync(join(work, 'app')),
-            },
-          ],
-          'static binary',
-        ),
-      ];
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-    entrypoint ??= ['/app'];
+    const go = await goServiceImage(context, {
+      mtime: epoch,
+      exposedPorts: ports,
+      metadata,
+      ...(build.entrypoint?.[0] ? { target: build.entrypoint[0] } : {}),
+    });
+    options = { ...go.build, ...(build.base ? { base: build.base } : {}) };
+    if (build.entrypoint) options.config = { ...options.config, entrypoint: build.entrypoint };
   }
-  const layoutDir = opts.output?.endsWith('.tar')
-    ? mkdtempSync(join(tmpdir(), 'gantry-layout-'))
-    : opts.output;
+  const clients = new RegistryClients();
+  const image = await buildImage({ ...options, clients });
   progress(
-    `layers ready in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${layers.map((l) => `${l.comment} ${(l.size / 1024).toFixed(0)} KiB`).join(', ')}`,
+    `image ${image.digest.slice(7, 19)} in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${image.layers
+      .filter((l) => l.comment)
+      .map((l) => `${l.comment} ${(l.size / 1048576).toFixed(1)} MiB`)
+      .join(', ')}`,
   );
-  const r = await buildImage({
-    target: { ...target, tag: tagFor(opts.version.version) },
-    ...(base ? { base: parseImageRef(base) } : {}),
-    layers,
-    config: {
-      entrypoint,
-      ...(build.kind === 'node'
-        ? { workingDir: '/app', user: '65532:65532' }
-        : { user: '65532:65532' }),
-      env: build.kind === 'node' ? { NODE_ENV: 'production' } : {},
-      labels,
-      exposedPorts: spec.ports.map((p) => p.containerPort),
-    },
-    ...(opts.output ? { outputDir: layoutDir } : {}),
-    onProgress: progress,
-  });
-  if (opts.output?.endsWith('.tar') && layoutDir) {
-    // An OCI image layout in one reproducible tar file.
-    writeFileSync(
-      opts.output,
-      writeTar(
-        collectTree(layoutDir, '.')
-          .filter((e) => e.path !== '.')
-          .map((e) => ({ ...e, path: e.path.replace(/^\.\//, '') })),
-        sourceDateEpoch(),
-      ),
-    );
-    rmSync(layoutDir, { recursive: true, force: true });
+  const ref = formatImageRef(target);
+  if (opts.output) {
+    if (opts.output.endsWith('.tar'))
+      await writeOciTar(image, opts.output, { refName: tag, clients, mtime: epoch });
+    else await writeOciLayout(image, opts.output, { refName: tag, clients });
     progress(`wrote ${opts.output}`);
+    return { ref, digest: image.digest, bytesPushed: 0 };
   }
-  return { ref: r.ref, digest: r.digest, bytesPushed: r.bytesPushed };
+  const pushed = await pushImage(image, target, { clients, onProgress: progress });
+  return { ref: pushed.ref, digest: pushed.digest, bytesPushed: pushed.bytesUploaded };
 }
