@@ -3,3 +3,4 @@
 export { gantryVersion } from './gantry-version.js';
 export { ExitCode } from './cli/exit-codes.js';
 export * from './version/index.js';
+export * from './image/index.js';
