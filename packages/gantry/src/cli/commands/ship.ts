@@ -264,7 +264,9 @@ export function registerCodegenCommands(program: Command): void {
     )
     .action(async (opts: { file: string }) => {
       const { dockerfileFor } = await import('../../image/dockerfile.js');
-      process.stdout.write(dockerfileFor(loadSpecFile(opts.file)));
+      process.stdout.write(
+        dockerfileFor(loadSpecFile(opts.file), { specDir: dirname(resolve(opts.file)) }),
+      );
     });
 
   program
