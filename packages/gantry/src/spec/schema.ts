@@ -68,6 +68,184 @@ const routeMatch = z.strictObject({
   pathType: z.enum(['PathPrefix', 'Exact']).default('PathPrefix'),
 });
 
+/** A duration: seconds as a number, or a string such as 500ms, 30s, 2m, 1h. Parsed to seconds. */
+const duration = z
+  .union([
+    z.number().min(0),
+    z.string().regex(/^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/, {
+      message: 'must be a duration such as 500ms, 30s, 2m or 1h (or a number of seconds)',
+    }),
+  ])
+  .transform((v) => (typeof v === 'number' ? v : parseDuration(v)));
+
+/** Seconds in a duration string such as 500ms, 30s, 2m or 1h. */
+export function parseDuration(v: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(v);
+  if (!m) throw new Error(`not a duration: ${v}`);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
+}
+
+const ratio = z.number().min(0).max(1);
+
+const releaseStep = z.strictObject({
+  weight: z
+    .number()
+    .min(0)
+    .max(100)
+    .describe('canary: % of requests; gray: % of users (by user-id hash); 0 = preview only'),
+  pause: duration
+    .optional()
+    .describe(
+      'least time at this step (default: analysis.minStepDuration); analysis must pass too',
+    ),
+  gate: z
+    .enum(['auto', 'manual'])
+    .default('auto')
+    .describe('manual: wait here for `gantry release resume` (or promote)'),
+});
+
+const analysisSchema = z.strictObject({
+  interval: duration.default(5).describe('how often the judge reads Prometheus'),
+  minStepDuration: duration.default(15).describe('least time a step runs when it has no pause'),
+  maxStepDuration: duration
+    .default(300)
+    .describe('a step whose verdict is still open after this long passes (guard rails held)'),
+  prometheus: z
+    .string()
+    .url()
+    .optional()
+    .describe('Prometheus base URL; default: $GANTRY_PROMETHEUS_URL, then http://127.0.0.1:9090'),
+  requests: z
+    .strictObject({
+      metric: z.string().min(1).default('http_requests_total'),
+      statusLabel: z.string().min(1).default('status_code'),
+      errorStatus: z
+        .string()
+        .min(1)
+        .default('5..')
+        .describe('regex of status codes that count as errors'),
+      selector: z
+        .string()
+        .default('')
+        .describe('extra PromQL label matchers, e.g. route!~"/healthz|/readyz|/metrics"'),
+    })
+    .default({
+      metric: 'http_requests_total',
+      statusLabel: 'status_code',
+      errorStatus: '5..',
+      selector: '',
+    }),
+  latency: z
+    .strictObject({
+      metric: z
+        .string()
+        .min(1)
+        .default('http_request_duration_seconds')
+        .describe('histogram (seconds); its _bucket series are read'),
+      slowThreshold: duration
+        .optional()
+        .describe(
+          "requests slower than this are 'slow'; default: the stable track's P99, bucket-rounded",
+        ),
+    })
+    .default({ metric: 'http_request_duration_seconds' }),
+  errorRate: z
+    .strictObject({
+      tolerance: ratio.default(0.005).describe('excess over stable that is still a pass'),
+      detect: ratio.default(0.02).describe('excess over stable that must be caught'),
+    })
+    .default({ tolerance: 0.005, detect: 0.02 }),
+  slowRate: z
+    .strictObject({
+      tolerance: ratio.default(0.01),
+      detect: ratio.default(0.05),
+    })
+    .default({ tolerance: 0.01, detect: 0.05 }),
+  falseAbortRate: ratio
+    .default(0.001)
+    .describe("chance that a good step is aborted (the test's alpha)"),
+  missRate: ratio.default(0.05).describe("chance that a bad step passes (the test's beta)"),
+  guardRails: z
+    .strictObject({
+      maxErrorRate: ratio.optional().describe('abort when the canary error rate exceeds this'),
+      maxP99: duration.optional().describe('abort when the canary P99 exceeds this'),
+      minRequests: z.number().int().min(1).default(20).describe('before a guard rail can fire'),
+    })
+    .default({ minRequests: 20 }),
+  queries: z
+    .array(
+      z
+        .strictObject({
+          name: dnsLabel,
+          query: z
+            .string()
+            .min(1)
+            .describe('PromQL returning one number; $track is replaced by stable or canary'),
+          max: z.number().optional(),
+          min: z.number().optional(),
+        })
+        .refine((q) => q.max !== undefined || q.min !== undefined, {
+          message: 'give max, min or both',
+        }),
+    )
+    .default([]),
+});
+
+const releaseSchema = z
+  .strictObject({
+    strategy: z
+      .enum(['rolling', 'canary', 'gray', 'blueGreen'])
+      .default('rolling')
+      .describe(
+        'rolling: plain deploy; canary: % of requests; gray: sticky % of users; blueGreen: preview then switch',
+      ),
+    router: z
+      .enum(['gateway', 'replicas'])
+      .optional()
+      .describe(
+        'gateway: HTTPRoute weights and matches; replicas: replica ratio. Default: gateway when routes exist',
+      ),
+    steps: z.array(releaseStep).min(1).optional(),
+    gray: z
+      .strictObject({
+        header: z
+          .strictObject({ name: z.string().min(1), value: z.string().min(1) })
+          .optional()
+          .describe('requests with this header always go to the canary'),
+        cookie: z
+          .strictObject({ name: z.string().min(1), value: z.string().min(1) })
+          .optional()
+          .describe('requests with this cookie always go to the canary'),
+        userHeader: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('header carrying a user id whose last hex digits are uniform (UUID or hash)'),
+      })
+      .default({ header: { name: 'x-gantry-track', value: 'canary' } }),
+    blueGreen: z
+      .strictObject({
+        autoSwitch: z.boolean().default(false).describe('switch without waiting for a resume'),
+        observe: duration.default(60).describe('time on the new version before it is promoted'),
+      })
+      .default({ autoSwitch: false, observe: 60 }),
+    analysis: analysisSchema.default(analysisSchema.parse({})),
+    notify: z
+      .array(
+        z.strictObject({
+          url: z.string().url(),
+          format: z.enum(['json', 'dingtalk', 'wecom']).default('json'),
+        }),
+      )
+      .default([]),
+  })
+  .refine((r) => r.strategy !== 'gray' || r.router !== 'replicas', {
+    message:
+      'gray releases need a router (router: gateway and routes); replica ratios are not sticky',
+    path: ['router'],
+  });
+
 export const serviceSpecSchema = z
   .strictObject({
     apiVersion: z.literal(SPEC_API_VERSION, {
@@ -203,6 +381,9 @@ export const serviceSpecSchema = z
           .describe('who may connect; empty allows only the same namespace'),
       })
       .optional(),
+    release: releaseSchema
+      .default(releaseSchema.parse({}))
+      .describe('how gantry release ships a new version: rolling, canary, gray or blue-green'),
   })
   .refine((s) => s.autoscaling === undefined || s.replicas <= s.autoscaling.maxReplicas, {
     message: 'replicas exceeds autoscaling.maxReplicas',
@@ -214,6 +395,9 @@ export type ServiceSpecInput = z.input<typeof serviceSpecSchema>;
 /** A validated spec with every default filled in. */
 export type ServiceSpec = z.output<typeof serviceSpecSchema>;
 export type ProbeSpec = z.output<typeof probe>;
+export type ReleaseSpec = z.output<typeof releaseSchema>;
+export type AnalysisSpec = z.output<typeof analysisSchema>;
+export type ReleaseStepSpec = z.output<typeof releaseStep>;
 
 /** The JSON Schema of gantry.yaml, for editors (yaml-language-server). */
 export function specJsonSchema(): Record<string, unknown> {
