@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import type { ServiceSpec } from '../spec/index.js';
-import { commonLabels, selectorLabels } from './labels.js';
+import { TRACK_LABEL, commonLabels, selectorLabels, trackSelector } from './labels.js';
 import { ANNOTATION_CONFIG_HASH, renderService } from './objects.js';
 import type { KubeObject, RenderOptions } from './objects.js';
 
@@ -288,8 +288,8 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
         b.leaf(rolling, 'maxSurge', ['rollingUpdate', 'maxSurge']);
         b.leaf(rolling, 'maxUnavailable', ['rollingUpdate', 'maxUnavailable']);
         const podMeta = node(s, 'template', 'metadata');
-        expect('pod labels', podMeta.labels, labels);
-        b.block(podMeta, 'labels', b.include('labels'));
+        expect('pod labels', podMeta.labels, { ...labels, [TRACK_LABEL]: 'stable' });
+        b.block(podMeta, 'labels', b.include('podLabels'));
         const annotations = node(podMeta, 'annotations');
         b.inline(annotations, ANNOTATION_CONFIG_HASH, `${b.include('configHash')} | toJson`);
         const c = node(s, 'template', 'spec', 'containers', 0);
@@ -314,8 +314,8 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
       case 'Service': {
         const s = node(o, 'spec');
         b.leaf(s, 'type', ['service', 'type']);
-        expect('Service selector', s.selector, selector);
-        b.block(s, 'selector', b.include('selectorLabels'));
+        expect('Service selector', s.selector, trackSelector(spec, 'stable'));
+        b.block(s, 'selector', b.include('stableSelectorLabels'));
         for (const p of nodes(s, 'ports')) b.leaf(p, 'port', ['service', 'ports', String(p.name)]);
         break;
       }
@@ -512,9 +512,20 @@ ${VERSION}: {{ regexReplaceAll "[^A-Za-z0-9._-]" (toString .) "_" | trunc 63 | t
 {{- end }}
 {{- end }}
 
+{{/* Labels on the pods: the labels above and the release track. */}}
+{{- define "${n}.podLabels" -}}
+{{ include "${n}.labels" . }}
+${yaml({ [TRACK_LABEL]: 'stable' })}
+{{- end }}
+
 {{/* Labels that select the pods; never the version (selectors are immutable). */}}
 {{- define "${n}.selectorLabels" -}}
 ${yaml(selectorLabels(spec))}
+{{- end }}
+
+{{/* The Service selects the stable track; a canary has its own Service. */}}
+{{- define "${n}.stableSelectorLabels" -}}
+${yaml(trackSelector(spec, 'stable'))}
 {{- end }}
 
 {{/* The image reference: repository[:tag][@digest]. */}}

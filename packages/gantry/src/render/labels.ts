@@ -11,6 +11,15 @@ export function selectorLabels(spec: ServiceSpec): Record<string, string> {
   };
 }
 
+/** Which Deployment a pod belongs to during a release: "stable" (the service's own) or "canary". */
+export const TRACK_LABEL = 'gantry.dev/track';
+export type Track = 'stable' | 'canary';
+
+/** Labels that select one track's pods (the Service <name> selects the stable track). */
+export function trackSelector(spec: ServiceSpec, track: Track): Record<string, string> {
+  return { ...selectorLabels(spec), [TRACK_LABEL]: track };
+}
+
 export function commonLabels(
   spec: ServiceSpec,
   version: string | undefined,

@@ -16,7 +16,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { ProbeSpec, ServiceSpec } from '../spec/index.js';
 import { contentHash } from './hash.js';
-import { commonLabels, selectorLabels } from './labels.js';
+import { TRACK_LABEL, commonLabels, selectorLabels, trackSelector } from './labels.js';
 
 /** Any Kubernetes object Gantry renders. */
 export interface KubeObject {
@@ -111,7 +111,8 @@ export function renderService(spec: ServiceSpec, opts: RenderOptions = {}): Kube
       metadata: meta(spec.name),
       spec: {
         type: spec.service.type,
-        selector: selectorLabels(spec),
+        // Stable pods only: a canary is reached through its own Service (see traffic/).
+        selector: trackSelector(spec, 'stable'),
         ports: spec.ports.map((p) => ({
           name: p.name,
           port: p.servicePort ?? p.containerPort,
@@ -327,7 +328,7 @@ function deployment(
         },
       },
       template: {
-        metadata: { labels: { ...labels }, annotations },
+        metadata: { labels: { ...labels, [TRACK_LABEL]: 'stable' }, annotations },
         spec: {
           serviceAccountName: spec.name,
           automountServiceAccountToken: false,

@@ -52,7 +52,14 @@ test('renders the seed objects in apply order', () => {
   assert.deepEqual(svc.spec.ports, [
     { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
   ]);
-  assert.deepEqual(svc.spec.selector, d.spec.selector.matchLabels);
+  // The Service selects the stable track only; the pods carry it, the Deployment's
+  // (immutable) selector does not, so a canary Deployment can be added beside it.
+  assert.deepEqual(svc.spec.selector, {
+    ...d.spec.selector.matchLabels,
+    'gantry.dev/track': 'stable',
+  });
+  assert.equal(d.spec.template.metadata.labels['gantry.dev/track'], 'stable');
+  assert.equal(d.spec.selector.matchLabels['gantry.dev/track'], undefined);
 });
 
 test('pods meet Pod Security "restricted"', () => {
