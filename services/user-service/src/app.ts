@@ -108,8 +108,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     server.getDefaultJsonParser('error', 'error'),
   );
 
+  // x-app-version tells a client (and a canary drill) which version answered.
   server.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    void reply.header('x-app-version', buildInfo.version);
     done();
   });
   server.addHook('onResponse', (request, reply, done) => {

@@ -1,5 +1,13 @@
 export { SPEC_API_VERSION, serviceSpecSchema, specJsonSchema } from './schema.js';
-export type { ServiceSpec, ServiceSpecInput, ProbeSpec } from './schema.js';
+export type {
+  ServiceSpec,
+  ServiceSpecInput,
+  ProbeSpec,
+  ReleaseSpec,
+  AnalysisSpec,
+  ReleaseStepSpec,
+} from './schema.js';
+export { parseDuration } from './schema.js';
 export { loadSpecFile, parseSpec } from './load.js';
 export { SpecError, formatProblem } from './errors.js';
 export type { SpecProblem } from './errors.js';
