@@ -1,0 +1,46 @@
+// Canary analysis: measure canary and stable side by side from Prometheus, and judge.
+export {
+  DEFAULT_PROMETHEUS_URL,
+  Prometheus,
+  PrometheusError,
+  prometheusUrl,
+} from './prometheus.js';
+export type { InstantSample, PrometheusErrorKind, RangeSeries } from './prometheus.js';
+export {
+  cumulativeIncrease,
+  diffSamples,
+  measure,
+  measureFromTicks,
+  measurementFromSamples,
+  recordTicks,
+  trackCounts,
+  trackQueries,
+  trackSelector,
+  TRACKS,
+} from './measure.js';
+export type {
+  MeasureWindow,
+  Measurement,
+  Target,
+  Tick,
+  Track,
+  TrackCounts,
+  TrackSample,
+} from './measure.js';
+export { judge, SEQUENTIAL_TESTS } from './judge.js';
+export type { Check, Decision, StepProgress, Verdict } from './judge.js';
+export { FLAGGER_DEFAULTS, fixedThresholdJudge } from './fixed-threshold.js';
+export type {
+  FixedThresholdCheck,
+  FixedThresholdOptions,
+  FixedThresholdResult,
+} from './fixed-threshold.js';
+export {
+  bernoulliLlr,
+  bucketCeil,
+  countAbove,
+  histogramCount,
+  histogramQuantile,
+  sprtBounds,
+  wilsonUpper,
+} from './stats.js';

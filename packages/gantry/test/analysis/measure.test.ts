@@ -1,0 +1,182 @@
+// The pure parts of measurement: exact counter increases (births, resets, baselines),
+// histogram arithmetic, ticks, and the Flagger-style comparison judge.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  bernoulliLlr,
+  bucketCeil,
+  countAbove,
+  cumulativeIncrease,
+  fixedThresholdJudge,
+  histogramQuantile,
+  measureFromTicks,
+  prometheusUrl,
+  sprtBounds,
+  trackQueries,
+  wilsonUpper,
+} from '../../src/analysis/index.js';
+import { analysisSpec, simulate } from './sim.js';
+
+test('SPRT arithmetic: Wald bounds, LLR, Wilson upper bound', () => {
+  const b = sprtBounds(0.0005, 0.05);
+  assert.ok(Math.abs(b.upper - Math.log(0.95 / 0.0005)) < 1e-12);
+  assert.ok(Math.abs(b.lower - Math.log(0.05 / 0.9995)) < 1e-12);
+  // 3 events in 100 trials, H0 1% vs H1 5%.
+  const llr = bernoulliLlr(3, 100, 0.01, 0.05);
+  assert.ok(Math.abs(llr - (3 * Math.log(5) + 97 * Math.log(0.95 / 0.99))) < 1e-12);
+  assert.equal(bernoulliLlr(0, 0, 0.01, 0.05), 0);
+  assert.equal(wilsonUpper(0, 0), undefined);
+  const u = wilsonUpper(0, 100);
+  assert.ok(u !== undefined && u > 0.02 && u < 0.03);
+  const big = wilsonUpper(10, 10_000);
+  assert.ok(big !== undefined && big > 0.001 && big < 0.0017);
+});
+
+test('histograms: quantile, count above a threshold, bucket ceiling', () => {
+  const h = { '0.1': 50, '0.25': 90, '0.5': 99, '1': 100, '+Inf': 100 };
+  assert.equal(histogramQuantile(0.5, h), 0.1);
+  assert.ok(Math.abs((histogramQuantile(0.7, h) ?? 0) - 0.175) < 1e-12);
+  assert.equal(histogramQuantile(0.5, {}), undefined);
+  // In the +Inf bucket: the largest finite boundary, like histogram_quantile.
+  assert.equal(histogramQuantile(0.99, { '0.1': 10, '+Inf': 100 }), 0.1);
+  assert.equal(countAbove(0.25, h), 10);
+  assert.equal(countAbove(0.1, h), 50);
+  assert.equal(countAbove(5, h), 0);
+  assert.ok(Math.abs(countAbove(0.175, h) - 30) < 1e-9);
+  assert.equal(bucketCeil(0.3, h), 0.5);
+  assert.equal(bucketCeil(0.5, h), 0.5);
+  assert.equal(bucketCeil(7, h), 1);
+});
+
+test('cumulativeIncrease: baselines, pods born inside the range, counter resets', () => {
+  const t0 = 1000;
+  const pod = (name: string) => ({ pod: name, namespace: 'ns' });
+  const series = [
+    // Existed before: 500 at start, +10, +5 → 15.
+    {
+      labels: pod('a'),
+      points: [
+        [1000, 500],
+        [1001, 510],
+        [1002, 515],
+        [1003, 515],
+      ],
+    },
+    // Born inside: its first sample (7) counts from zero, then +3.
+    {
+      labels: pod('b'),
+      points: [
+        [1002, 7],
+        [1003, 10],
+      ],
+    },
+    // Restarted: 100 → 4 is a reset (4 new), then +2.
+    {
+      labels: pod('c'),
+      points: [
+        [1000, 90],
+        [1001, 100],
+        [1002, 4],
+        [1003, 6],
+      ],
+    },
+    // Stale at the range's first step but known from the baseline lookback.
+    { labels: pod('d'), points: [[1002, 43]] },
+  ] as { labels: Record<string, string>; points: [number, number][] }[];
+  const baseline = [
+    { labels: pod('a'), value: 500 },
+    { labels: pod('c'), value: 90 },
+    { labels: pod('d'), value: 40 },
+  ];
+  const out = cumulativeIncrease(series, baseline, t0, 1, 4, () => '').get('');
+  assert.deepEqual(out, [0, 10 + 10, 15 + 7 + 14 + 3, 15 + 10 + 16 + 3]);
+});
+
+test('trackQueries: the selector applies to the counter and the histogram', () => {
+  const spec = analysisSpec({
+    requests: { selector: 'route!~"/healthz|/readyz|/metrics"' },
+  });
+  const q = trackQueries(spec, { namespace: 'shop', service: 'user-service' }, 'canary');
+  const sel =
+    'namespace="shop",app_kubernetes_io_name="user-service",gantry_dev_track="canary",route!~"/healthz|/readyz|/metrics"';
+  assert.equal(q.requests, `sum by (namespace, pod, instance, job) (http_requests_total{${sel}})`);
+  assert.equal(
+    q.errors,
+    `sum by (namespace, pod, instance, job) (http_requests_total{${sel},status_code=~"5.."})`,
+  );
+  assert.equal(
+    q.buckets,
+    `sum by (namespace, pod, instance, job, le) (http_request_duration_seconds_bucket{${sel}})`,
+  );
+});
+
+test('measureFromTicks: counts over (since, now] from cumulative ticks', () => {
+  const spec = analysisSpec();
+  const ticks = simulate(7, { rate: 100, errorRate: 0.01 }, { rate: 10, errorRate: 0.5 }, 20);
+  const t0 = ticks[0]?.t ?? 0;
+  const m = measureFromTicks(ticks, t0 + 5, t0 + 15, spec);
+  const a = ticks[5];
+  const b = ticks[15];
+  assert.ok(a && b);
+  assert.equal(m.windowSeconds, 10);
+  assert.equal(m.canary.requests, b.canary.requests - a.canary.requests);
+  assert.equal(m.canary.errors, b.canary.errors - a.canary.errors);
+  assert.equal(m.stable.observed, m.stable.requests);
+  assert.ok(m.slowThresholdSeconds === 0.05 || m.slowThresholdSeconds === 0.1);
+  assert.ok(m.stable.p99 !== undefined && m.stable.p99 <= m.slowThresholdSeconds);
+  // A configured threshold wins.
+  assert.equal(measureFromTicks(ticks, t0, t0 + 20, spec, 0.25).slowThresholdSeconds, 0.25);
+  // Before the first tick counts as zero.
+  assert.equal(
+    measureFromTicks(ticks, t0 - 100, t0 + 20, spec).canary.requests,
+    ticks[20]?.canary.requests,
+  );
+});
+
+test('prometheusUrl: spec, then $GANTRY_PROMETHEUS_URL, then $PROMETHEUS_URL, then the default', () => {
+  const saved = { g: process.env.GANTRY_PROMETHEUS_URL, p: process.env.PROMETHEUS_URL };
+  try {
+    process.env.GANTRY_PROMETHEUS_URL = 'http://g:9090/';
+    process.env.PROMETHEUS_URL = 'http://p:9090';
+    assert.equal(prometheusUrl({ prometheus: 'http://spec:9090' }), 'http://spec:9090');
+    assert.equal(prometheusUrl({}), 'http://g:9090');
+    delete process.env.GANTRY_PROMETHEUS_URL;
+    assert.equal(prometheusUrl({}), 'http://p:9090');
+    delete process.env.PROMETHEUS_URL;
+    assert.equal(prometheusUrl({}), 'http://127.0.0.1:9090');
+  } finally {
+    for (const [k, v] of [
+      ['GANTRY_PROMETHEUS_URL', saved.g],
+      ['PROMETHEUS_URL', saved.p],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});
+
+test('Flagger-style judge: 60 s interval, 1 m window, rollback after the threshold', () => {
+  const stable = { rate: 190, errorRate: 0.001 };
+  const bad = simulate(3, stable, { rate: 10, errorRate: 0.05 }, 400);
+  const r = fixedThresholdJudge(bad);
+  const t0 = bad[0]?.t ?? 0;
+  // First run at 60 s fails (success rate < 99%); the counter reaches threshold 1 and
+  // the rollback happens at the next run.
+  assert.equal(r.checks[0]?.t, t0 + 60);
+  assert.equal(r.checks[0]?.failed, true);
+  assert.match(r.checks[0]?.reason ?? '', /^success rate 9\d\.\d\d% < 99%$/);
+  assert.equal(r.abortAt, t0 + 120);
+  // threshold 5: rollback at the sixth run.
+  assert.equal(fixedThresholdJudge(bad, { threshold: 5 }).abortAt, t0 + 360);
+
+  const good = simulate(4, stable, { rate: 10, errorRate: 0.001 }, 300);
+  const g = fixedThresholdJudge(good);
+  assert.equal(g.abortAt, undefined);
+  assert.equal(g.checks.length, 5);
+  assert.ok(g.checks.every((c) => !c.failed && (c.p99Ms ?? 0) < 500));
+
+  const slow = simulate(5, stable, { rate: 10, errorRate: 0.001, delay: 0.6 }, 200);
+  const s = fixedThresholdJudge(slow);
+  assert.match(s.checks[0]?.reason ?? '', /request duration P99 \d+ms > 500ms/);
+  assert.equal(s.abortAt, t0 + 120);
+});
