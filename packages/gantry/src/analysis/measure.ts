@@ -287,9 +287,16 @@ async function _trackIncrease(
   from: Date,
   to: Date,
 ): Promise<TrackSample> {
-  const range = (to.getTime() - from.getTime()) / 1000;
-  if (!(range > 0)) return { requests: 0, errors: 0, buckets: {} };
-  const s = await _trackSeries(prom, target, spec, track, from, to, _stepFor(range));
+  const rangeMs = to.getTime() - from.getTime();
+  if (!(rangeMs > 0)) return { requests: 0, errors: 0, buckets: {} };
+  // The last point of the range query must fall exactly on `to`, or a sample scraped
+  // between the last whole step and `to` would be missed: use n equal steps (whole
+  // milliseconds, as Prometheus keeps them) ending at `to`; the start moves later by
+  // less than n ms, far below the scrape interval.
+  const n = Math.max(1, Math.ceil(rangeMs / (_stepFor(rangeMs / 1000) * 1000)));
+  const stepMs = Math.max(1, Math.floor(rangeMs / n));
+  const start = new Date(to.getTime() - n * stepMs);
+  const s = await _trackSeries(prom, target, spec, track, start, to, stepMs / 1000);
   return _sampleAtIndex(s, s.times.length - 1);
 }
 
