@@ -15,6 +15,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { ProbeSpec, ServiceSpec } from '../spec/index.js';
+import { renderRoutes } from '../traffic/gateway-api.js';
 import { contentHash } from './hash.js';
 import { TRACK_LABEL, commonLabels, selectorLabels, trackSelector } from './labels.js';
 
@@ -197,27 +198,7 @@ export function renderService(spec: ServiceSpec, opts: RenderOptions = {}): Kube
     objects.push(np);
   }
 
-  spec.routes.forEach((route, i) => {
-    const [gwNamespace, gwName] = route.gateway.includes('/')
-      ? (route.gateway.split('/') as [string, string])
-      : [undefined, route.gateway];
-    const port = resolveServicePort(spec, route.port);
-    objects.push({
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: meta(spec.routes.length === 1 ? spec.name : `${spec.name}-${i}`),
-      spec: {
-        parentRefs: [{ name: gwName, ...(gwNamespace ? { namespace: gwNamespace } : {}) }],
-        hostnames: route.hostnames,
-        rules: [
-          {
-            matches: route.matches.map((m) => ({ path: { type: m.pathType, value: m.path } })),
-            backendRefs: [{ name: spec.name, port }],
-          },
-        ],
-      },
-    });
-  });
+  objects.push(...renderRoutes(spec, { kind: 'stable' }, { version: opts.version }));
 
   return objects;
 }
@@ -346,17 +327,6 @@ function deployment(
     },
   };
   return d as KubeObject;
-}
-
-function resolveServicePort(spec: ServiceSpec, port: number | string | undefined): number {
-  const p =
-    port === undefined
-      ? spec.ports[0]!
-      : spec.ports.find(
-          (x) => x.name === port || x.containerPort === port || x.servicePort === port,
-        );
-  if (!p) throw new Error(`route port "${String(port)}" is not one of the service's ports`);
-  return p.servicePort ?? p.containerPort;
 }
 
 function stringQuantities(r: {
