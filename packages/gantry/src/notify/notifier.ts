@@ -121,7 +121,7 @@ function robotRefusal(format: WebhookTarget['format'], text: string): string | u
     return undefined;
   }
   if (reply.errcode === undefined || reply.errcode === 0) return undefined;
-  return `errcode ${String(reply.errcode)}: ${typeof reply.errmsg === 'string' ? reply.errmsg : ''}`;
+  return `errcode ${JSON.stringify(reply.errcode)}: ${typeof reply.errmsg === 'string' ? reply.errmsg : ''}`;
 }
 
 const SECRETISH = /^[A-Za-z0-9_-]{16,}$/;

@@ -179,7 +179,8 @@ test('delivers each format to its target, all targets in parallel', async () => 
   );
   await notifier.send(notice);
   assert.deepEqual(errors, []);
-  const byPath = Object.fromEntries(got.map((g) => [g.url.split('?')[0], g]));
+  const byPath: Record<string, Received> = {};
+  for (const g of got) byPath[g.url.split('?')[0]!] = g;
   assert.deepEqual(Object.keys(byPath).sort(), ['/ding', '/json', '/wecom']);
   assert.deepEqual(byPath['/json']!.body, notice);
   assert.deepEqual(byPath['/ding']!.body, formatNotice(notice, 'dingtalk'));
