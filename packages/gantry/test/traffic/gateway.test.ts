@@ -251,12 +251,13 @@ test(
     assert.deepEqual(await tally(url, 80, hostHeader({ cookie: 'a=1; track=canary; b=2' })), {
       [CANARY]: 80,
     });
-    for (const miss of [
+    const misses: Record<string, string>[] = [
       {},
       { 'x-gantry-track': 'stable' },
       { cookie: 'track=canaryX' },
       { cookie: 'mytrack=canary' },
-    ]) {
+    ];
+    for (const miss of misses) {
       assert.deepEqual(
         await tally(url, 40, hostHeader(miss)),
         { [STABLE]: 40 },
