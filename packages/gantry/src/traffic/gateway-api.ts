@@ -266,28 +266,30 @@ export class GatewayRouter implements TrafficRouter {
       );
     }
     const applied = gatewayTraffic(state);
-    const notes: string[] = [];
+    // Every route first (an abort must not wait on one route's confirmation to move the next).
+    const routes: { name: string; generation: number }[] = [];
     for (const route of renderRoutes(spec, state)) {
       // Keep the version label gantry deploy set: an apply without it would remove it.
       const live = await this.kube.get<KubeObject>(route);
       const version = live?.metadata.labels?.[VERSION_LABEL];
       if (version) route.metadata.labels = { ...route.metadata.labels, [VERSION_LABEL]: version };
       const out = await this.kube.apply(route);
-      const gen = (out.metadata as { generation?: number }).generation ?? 0;
-      const verdict = await confirmRoute(
-        this.kube,
-        spec.namespace,
-        route.metadata.name,
-        gen,
-        this.opts.confirmTimeoutMs ?? 20_000,
-      );
-      if (verdict.ok) continue;
-      const what = `HTTPRoute ${spec.namespace}/${route.metadata.name}`;
+      const generation = (out.metadata as { generation?: number }).generation ?? 0;
+      routes.push({ name: route.metadata.name, generation });
+    }
+    const timeoutMs = this.opts.confirmTimeoutMs ?? 20_000;
+    const verdicts = await Promise.all(
+      routes.map((r) => confirmRoute(this.kube, spec.namespace, r.name, r.generation, timeoutMs)),
+    );
+    const notes: string[] = [];
+    verdicts.forEach((verdict, i) => {
+      if (verdict.ok) return;
+      const what = `HTTPRoute ${spec.namespace}/${routes[i]!.name}`;
       if (verdict.rejected && state.kind !== 'stable') {
         throw new Error(`${what}: the gateway rejected it: ${verdict.message}`);
       }
       notes.push(`${what}: ${verdict.message}`);
-    }
+    });
     return notes.length
       ? { ...applied, description: `${applied.description} (${notes.join('; ')})` }
       : applied;
