@@ -18,6 +18,8 @@
 //   - CEL rules (x-kubernetes-validations) are not evaluated offline: the
 //     server-side dry run still runs them.
 //
+// It then regenerates the precompiled validators (scripts/gen-k8s-validators.ts).
+//
 //   node --import tsx packages/gantry/scripts/gen-k8s-schema.ts
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'prettier';
 import { parse } from 'yaml';
+import { writeValidatorModule } from './gen-k8s-validators.js';
 
 const KUBERNETES = 'k8s.io/kubernetes@v1.34.4';
 const GATEWAY_API = 'sigs.k8s.io/gateway-api@v1.4.0';
@@ -231,6 +234,7 @@ function main(): void {
       `wrote ${out}: ${Object.keys(roots).length} kinds, ${Object.keys(sorted).length} definitions, ` +
         `${statSync(out).size} bytes`,
     );
+    writeValidatorModule();
   });
 }
 

@@ -7,22 +7,17 @@
 // fields (which the API server rejects under strict field validation); CEL
 // rules of CRDs are left to the server.
 //
-// ajv compiles the schema of each kind once, on first use.
-import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+// The validators are compiled ahead of time (generated/k8s-v1.34.ts, by
+// scripts/gen-k8s-validators.ts): loading them costs tens of milliseconds,
+// where compiling the bundle with ajv cost most of a second on every run.
+import type { ErrorObject } from 'ajv';
 import type { KubeObject } from '../render/index.js';
 import { closest } from '../spec/errors.js';
-import bundle134 from './schemas/k8s-v1.34.json' with { type: 'json' };
+import { precompiled as v134 } from './generated/k8s-v1.34.js';
+import type { PrecompiledBundle, PrecompiledValidator } from './precompiled.js';
 
-interface Bundle {
-  kubernetesVersion: string;
-  roots: Record<string, string>;
-  definitions: Record<string, Record<string, unknown>>;
-}
-
-const BUNDLES: Record<string, Bundle> = { '1.34': bundle134 };
+const BUNDLES: Record<string, PrecompiledBundle> = { '1.34': v134 };
 export const DEFAULT_KUBERNETES_VERSION = '1.34';
-const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
 
 export interface ValidationProblem {
   kind: string;
@@ -57,45 +52,14 @@ export class ObjectValidationError extends Error {
   }
 }
 
-interface Compiled {
-  ajv: Ajv;
-  bundle: Bundle;
-  byKind: Map<string, ValidateFunction>;
-}
-const compiled = new Map<string, Compiled>();
-
-function validatorFor(version: string, gvk: string): ValidateFunction | undefined {
+function validatorFor(version: string, gvk: string): PrecompiledValidator | undefined {
   const bundle = BUNDLES[version];
   if (!bundle) {
     throw new Error(
       `no Kubernetes API schema for v${version} (have ${Object.keys(BUNDLES).join(', ')})`,
     );
   }
-  let c = compiled.get(version);
-  if (!c) {
-    const ajv = new Ajv({
-      allErrors: true,
-      verbose: true,
-      strict: true,
-      allowUnionTypes: true,
-      // Upstream patterns are Go (RE2) expressions, not necessarily valid with the u flag.
-      unicodeRegExp: false,
-      // Compiling is most of the cost and happens once per kind: skip ajv's code optimiser.
-      code: { optimize: false },
-    });
-    ajv.addSchema({ $id: 'k8s', definitions: bundle.definitions });
-    c = { ajv, bundle, byKind: new Map() };
-    compiled.set(version, c);
-  }
-  const root = c.bundle.roots[gvk];
-  if (!root) return undefined;
-  let v = c.byKind.get(gvk);
-  if (!v) {
-    v = c.ajv.getSchema(`k8s#/definitions/${root}`);
-    if (!v) throw new Error(`schema bundle v${version}: no definition ${root}`);
-    c.byKind.set(gvk, v);
-  }
-  return v;
+  return bundle.validators[gvk];
 }
 
 /** Every problem the Kubernetes API schema finds in the objects; [] when all are valid. */
@@ -120,13 +84,19 @@ export function validateObjects(
       continue;
     }
     if (validate(o)) continue;
-    for (const e of validate.errors ?? []) problems.push({ ...at, ...describeError(o, e) });
+    const quantity = BUNDLES[version]!.quantityPattern;
+    for (const e of validate.errors ?? [])
+      problems.push({ ...at, ...describeError(o, e, quantity) });
   }
   return problems;
 }
 
 /** Path and a message a person can act on, from one ajv error. */
-function describeError(o: KubeObject, e: ErrorObject): { path: string; message: string } {
+function describeError(
+  o: KubeObject,
+  e: ErrorObject,
+  quantityPattern: string,
+): { path: string; message: string } {
   const segments = e.instancePath
     .split('/')
     .slice(1)
@@ -158,11 +128,10 @@ function describeError(o: KubeObject, e: ErrorObject): { path: string; message: 
         message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describe(e.data)}`,
       };
     case 'pattern': {
-      const quantity = BUNDLES[DEFAULT_KUBERNETES_VERSION]!.definitions[QUANTITY]?.pattern;
       return {
         path: path(),
         message:
-          e.schema === quantity
+          e.schema === quantityPattern
             ? `must be a quantity such as 250m, 0.5, 128Mi or 1Gi, got ${describe(e.data)}`
             : `${describe(e.data)} must match ${String(e.schema)}`,
       };
