@@ -7,11 +7,11 @@ import { KubeApiError, describeObject } from './errors.js';
 import type { ObjectRef } from './errors.js';
 import { kubeconfigPath, loadClusterAccess } from './kubeconfig.js';
 import { ResourcePaths } from './resources.js';
-import { httpsTransport, statusMessage } from './transport.js';
+import { httpsTransport, statusInfo, statusMessage } from './transport.js';
 import type { HeaderSource, Transport } from './transport.js';
 
 export { KubeApiError, describeObject } from './errors.js';
-export type { ObjectRef } from './errors.js';
+export type { ObjectRef, StatusInfo } from './errors.js';
 
 export const FIELD_MANAGER = 'gantry';
 
@@ -75,7 +75,11 @@ export class Kube {
   ): Promise<T> {
     const res = await this.http.request(method, path, body, contentType);
     if (res.status >= 300)
-      throw new KubeApiError(res.status, `${what}: ${statusMessage(res.text)}`);
+      throw new KubeApiError(
+        res.status,
+        `${what}: ${statusMessage(res.text)}`,
+        statusInfo(res.text),
+      );
     return JSON.parse(res.text) as T;
   }
 
@@ -107,7 +111,11 @@ export class Kube {
     const res = await this.http.request('GET', await this.objectPath(ref));
     if (res.status === 404) return undefined;
     if (res.status >= 300)
-      throw new KubeApiError(res.status, `get ${describeObject(ref)}: ${statusMessage(res.text)}`);
+      throw new KubeApiError(
+        res.status,
+        `get ${describeObject(ref)}: ${statusMessage(res.text)}`,
+        statusInfo(res.text),
+      );
     return JSON.parse(res.text) as T;
   }
 
@@ -137,6 +145,7 @@ export class Kube {
       throw new KubeApiError(
         res.status,
         `delete ${describeObject(ref)}: ${statusMessage(res.text)}`,
+        statusInfo(res.text),
       );
     return true;
   }
