@@ -11,6 +11,8 @@ export interface RolloutOptions {
   unreadyGraceMs?: number;
   onProgress?: (message: string) => void;
   signal?: AbortSignal;
+  /** The Deployment as just applied (saves reading it before the watches start). */
+  initial?: V1Deployment;
 }
 
 export interface FailureDetail extends PodProblem {
@@ -34,7 +36,7 @@ export async function waitForRollout(
   const unreadyGrace = opts.unreadyGraceMs ?? 90_000;
   let deployment: V1Deployment | undefined;
   const pods = new Map<string, V1Pod>();
-  const rsRevision = new Map<string, string>();
+  const rsRevision = new Map<string, Promise<string>>();
   const unreadySince = new Map<string, number>();
   let lastMessage = '';
 
@@ -74,17 +76,20 @@ export async function waitForRollout(
       if (!rs || !want) return false;
       // An old ReplicaSet reused by a rollback gets a new revision: key the cache by both.
       const key = `${rs}@${want}`;
+      // One read per ReplicaSet, however many evaluations ask at once.
       let rev = rsRevision.get(key);
       if (rev === undefined) {
-        const obj = await kube.get<V1ReplicaSet>({
-          apiVersion: 'apps/v1',
-          kind: 'ReplicaSet',
-          metadata: { name: rs, namespace },
-        });
-        rev = obj?.metadata?.annotations?.[REVISION] ?? '';
+        rev = kube
+          .get<V1ReplicaSet>({
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            metadata: { name: rs, namespace },
+          })
+          .then((obj) => obj?.metadata?.annotations?.[REVISION] ?? '');
         rsRevision.set(key, rev);
+        rev.catch(() => rsRevision.delete(key));
       }
-      return rev === want;
+      return (await rev) === want;
     };
 
     const evaluate = async () => {
@@ -95,9 +100,19 @@ export async function waitForRollout(
       // pods are "new") still describes the previous rollout.
       const observed = deployment.status?.observedGeneration ?? 0;
       if (observed < (deployment.metadata?.generation ?? 0)) return progress(state.message);
+      if (state.phase === 'done') {
+        finish({ ok: true, elapsedMs: Date.now() - started, message: state.message });
+        return;
+      }
+      // Not done yet: fail fast when a new pod cannot become ready. Pods being
+      // deleted (old ones scaled down) are no longer part of the rollout.
       for (const pod of pods.values()) {
         const problem = podProblem(pod);
         const name = pod.metadata?.name ?? '';
+        if (pod.metadata?.deletionTimestamp) {
+          unreadySince.delete(name);
+          continue;
+        }
         if (!problem && (pod.status?.phase !== 'Running' || podReady(pod))) {
           unreadySince.delete(name);
           continue;
@@ -114,10 +129,6 @@ export async function waitForRollout(
           };
           return fail(p, p.reason, `pod ${name}: ${p.message}`);
         }
-      }
-      if (state.phase === 'done') {
-        finish({ ok: true, elapsedMs: Date.now() - started, message: state.message });
-        return;
       }
       progress(state.message);
     };
@@ -141,11 +152,13 @@ export async function waitForRollout(
       if (!settled) fail(undefined, 'WatchError', `watch on ${what} ended: ${String(err)}`);
     };
     void (async () => {
-      const d = await kube.get<V1Deployment>({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name, namespace },
-      });
+      const d =
+        opts.initial ??
+        (await kube.get<V1Deployment>({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name, namespace },
+        }));
       if (!d) return fail(undefined, 'NotFound', `Deployment ${namespace}/${name} does not exist`);
       deployment = d;
       const selector = Object.entries(d.spec?.selector.matchLabels ?? {})
