@@ -5,11 +5,13 @@
 import type { ServiceSpec } from '../spec/index.js';
 import { renderService } from '../render/index.js';
 import type { KubeObject } from '../render/index.js';
-import { describeObject } from '../kube/errors.js';
+import { KubeApiError, describeObject } from '../kube/errors.js';
 import type { Kube } from '../kube/client.js';
 import { waitForRollout } from '../kube/rollout.js';
 import type { RolloutResult } from '../kube/rollout.js';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { acquireLock, defaultHolder } from './lock.js';
+import type { Lock } from './lock.js';
 import { sha256, stripSecretValues } from './record.js';
 import type { ReleaseRecord } from './record.js';
 import { ReleaseStore, current } from './store.js';
@@ -42,6 +44,12 @@ export interface DeployResult {
   rollout?: RolloutResult;
   /** Revision the service runs after a failed deploy was rolled back, if any. */
   rolledBackTo?: number;
+  /**
+   * Milliseconds spent in each stage, in order: validate (render, offline
+   * schema check), check (server-side dry run, lock, history), record, apply,
+   * wait (rollout), then finish (prune, records) or rollback, and unlock.
+   */
+  timings?: Record<string, number>;
 }
 
 const kindKey = (o: KubeObject) =>
@@ -53,6 +61,13 @@ export async function deploy(
   opts: DeployOptions,
 ): Promise<DeployResult> {
   const started = Date.now();
+  const timings: Record<string, number> = {};
+  let lap = performance.now();
+  const mark = (stage: string) => {
+    const now = performance.now();
+    timings[stage] = Math.round(now - lap);
+    lap = now;
+  };
   const emit = opts.onEvent ?? (() => undefined);
   const store = new ReleaseStore(kube, spec.namespace, spec.name);
 
@@ -69,24 +84,23 @@ export async function deploy(
   const { ObjectValidationError, validateObjects } = await import('../validate/openapi.js');
   const problems = validateObjects(objects);
   if (problems.length) throw new ObjectValidationError(problems);
-  await ensureNamespace(kube, spec.namespace);
-  // The dry run and the lock are independent round trips: run them together.
-  const locking = acquireLock(kube, spec.namespace, spec.name, opts.actor ?? defaultHolder());
-  locking.catch(() => undefined); // observed below; never an unhandled rejection meanwhile
-  const dryRun = await Promise.allSettled(objects.map((o) => kube.apply(o, { dryRun: true })));
-  const rejected = dryRun.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) {
-    await locking.then((l) => l.release()).catch(() => undefined);
-    throw rejected.reason;
-  }
-  emit({ type: 'stage', stage: 'lock', message: `locking ${spec.namespace}/${spec.name}` });
-  const lock = await locking;
+  mark('validate');
+  const { lock, history: read } = await checkAndLock(
+    kube,
+    spec.namespace,
+    spec.name,
+    objects,
+    opts.actor ?? defaultHolder(),
+    store,
+  );
+  emit({ type: 'stage', stage: 'lock', message: `locked ${spec.namespace}/${spec.name}` });
   if (lock.tookOverFrom) {
     emit({ type: 'warning', message: `took over an expired lock held by ${lock.tookOverFrom}` });
   }
+  mark('check');
+  let result: DeployResult;
   try {
-    let history = await store.history();
-    history = await reconcileInterrupted(store, history, emit);
+    const history = await reconcileInterrupted(store, read, emit);
     const previous = current(history);
     const revision = (history[0]?.revision ?? 0) + 1;
     const stripped = stripSecretValues(objects);
@@ -104,20 +118,24 @@ export async function deploy(
       startedAt: new Date().toISOString(),
     };
     await store.save(record);
+    mark('record');
 
     emit({
       type: 'stage',
       stage: 'apply',
       message: `applying revision ${revision} (${objects.length} objects)`,
     });
-    await applyAll(kube, objects, emit);
+    const applied = await applyAll(kube, objects, emit);
+    mark('apply');
 
     emit({ type: 'stage', stage: 'wait', message: 'waiting for the rollout' });
     const rollout = await waitForRollout(kube, spec.namespace, spec.name, {
       timeoutMs: opts.timeoutMs,
       onProgress: (m) => emit({ type: 'progress', message: m }),
       signal: lock.lost,
+      ...deploymentOf(applied),
     });
+    mark('wait');
 
     if (rollout.ok) {
       // Prune what the running release owned, plus anything applied by
@@ -138,50 +156,110 @@ export async function deploy(
         previous ? store.save(previous) : undefined,
         store.prune([record, ...history]),
       ]);
-      return {
+      mark('finish');
+      result = {
         ok: true,
         revision,
         status: 'deployed',
-        elapsedMs: Date.now() - started,
+        elapsedMs: 0,
         message: rollout.message,
         rollout,
+        timings,
       };
-    }
-
-    record.status = 'failed';
-    record.finishedAt = new Date().toISOString();
-    record.message = `${rollout.reason}: ${rollout.message}`;
-    await store.save(record);
-    const result: DeployResult = {
-      ok: false,
-      revision,
-      status: 'failed',
-      elapsedMs: Date.now() - started,
-      message: record.message,
-      rollout,
-    };
-    if ((opts.autoRollback ?? true) && previous) {
-      emit({
-        type: 'stage',
-        stage: 'rollback',
-        message: `rollout failed (${rollout.reason}); returning to revision ${previous.revision}`,
-      });
-      const back = await applyRelease(kube, previous, objects, {
-        timeoutMs: opts.rollbackTimeoutMs ?? 120_000,
-        emit,
-      });
-      if (back.ok) result.rolledBackTo = previous.revision;
-      else
+    } else {
+      record.status = 'failed';
+      record.finishedAt = new Date().toISOString();
+      record.message = `${rollout.reason}: ${rollout.message}`;
+      await store.save(record);
+      result = {
+        ok: false,
+        revision,
+        status: 'failed',
+        elapsedMs: 0,
+        message: record.message,
+        rollout,
+        timings,
+      };
+      if ((opts.autoRollback ?? true) && previous) {
         emit({
-          type: 'warning',
-          message: `rollback to revision ${previous.revision} failed: ${back.message}`,
+          type: 'stage',
+          stage: 'rollback',
+          message: `rollout failed (${rollout.reason}); returning to revision ${previous.revision}`,
         });
+        const back = await applyRelease(kube, previous, objects, {
+          timeoutMs: opts.rollbackTimeoutMs ?? 120_000,
+          emit,
+        });
+        if (back.ok) result.rolledBackTo = previous.revision;
+        else
+          emit({
+            type: 'warning',
+            message: `rollback to revision ${previous.revision} failed: ${back.message}`,
+          });
+      }
+      mark('rollback');
     }
-    result.elapsedMs = Date.now() - started;
-    return result;
   } finally {
     await lock.release();
   }
+  mark('unlock');
+  result.elapsedMs = Date.now() - started;
+  return result;
+}
+
+/**
+ * The server-side dry run of every object and the lock go out together; the
+ * history is read as soon as the lock is held, while the dry run may still be
+ * running. The namespace is created only when the dry run reports it missing
+ * (then both are tried once more), which saves a round trip on every other
+ * deploy. On any failure nothing is held.
+ */
+async function checkAndLock(
+  kube: Kube,
+  namespace: string,
+  service: string,
+  objects: readonly KubeObject[],
+  holder: string,
+  store: ReleaseStore,
+): Promise<{ lock: Lock; history: ReleaseRecord[] }> {
+  type Attempt = { rejected: unknown } | { lock: Lock; history: ReleaseRecord[] };
+  const attempt = async (): Promise<Attempt> => {
+    const locking = acquireLock(kube, namespace, service, holder);
+    const reading = locking.then(() => store.history());
+    // Both are observed below; never an unhandled rejection meanwhile.
+    locking.catch(() => undefined);
+    reading.catch(() => undefined);
+    const dryRun = await Promise.allSettled(objects.map((o) => kube.apply(o, { dryRun: true })));
+    const rejected = dryRun.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) {
+      await locking.then((l) => l.release()).catch(() => undefined);
+      return { rejected: rejected.reason };
+    }
+    const lock = await locking;
+    try {
+      return { lock, history: await reading };
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  };
+  let r = await attempt();
+  if (
+    'rejected' in r &&
+    r.rejected instanceof KubeApiError &&
+    r.rejected.isNamespaceNotFound(namespace)
+  ) {
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    r = await attempt();
+  }
+  if ('rejected' in r) throw r.rejected;
+  return r;
+}
+
+/** The Deployment as the apply returned it, so the waiter need not read it again. */
+function deploymentOf(applied: readonly KubeObject[]): { initial?: V1Deployment } {
+  const d = applied.find((o) => o.kind === 'Deployment');
+  return d ? { initial: d } : {};
 }
 
 /**
@@ -233,20 +311,23 @@ async function applyAll(
   kube: Kube,
   objects: readonly KubeObject[],
   emit: (e: DeployEvent) => void,
-): Promise<void> {
+): Promise<KubeObject[]> {
   const first = new Set(['Namespace', 'ServiceAccount', 'ConfigMap', 'Secret']);
   const waves = [
     objects.filter((o) => first.has(o.kind)),
     objects.filter((o) => !first.has(o.kind)),
   ];
+  const applied: KubeObject[] = [];
   for (const wave of waves) {
+    if (!wave.length) continue;
     await Promise.all(
       wave.map(async (o) => {
-        await kube.apply(o);
+        applied.push(await kube.apply(o));
         emit({ type: 'applied', object: describeObject(o) });
       }),
     );
   }
+  return applied;
 }
 
 async function pruneRemoved(
@@ -280,9 +361,4 @@ async function reconcileInterrupted(
     emit({ type: 'warning', message: `revision ${r.revision} was interrupted; marked as such` });
   }
   return history;
-}
-
-async function ensureNamespace(kube: Kube, namespace: string): Promise<void> {
-  const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } };
-  if (!(await kube.get(ns))) await kube.apply(ns);
 }
