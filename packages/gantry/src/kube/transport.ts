@@ -4,8 +4,9 @@
 //
 // HTTP/2 when the server offers it (the API server does): every request and
 // watch shares one connection, so the requests a deploy sends at once cost one
-// TLS handshake instead of one each. HTTP/1.1 with a kept-alive pool otherwise
-// (plain http, or a server or proxy without h2).
+// TLS handshake instead of one each, and that connection is opened as soon as
+// the transport is created. HTTP/1.1 with a kept-alive pool otherwise (plain
+// http, or a server or proxy without h2).
 import { Agent, request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
@@ -14,7 +15,7 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { ClusterAccess } from './kubeconfig.js';
 import { KubeApiError } from './errors.js';
 import type { StatusInfo } from './errors.js';
@@ -60,6 +61,9 @@ export function httpsTransport(access: ClusterAccess, headers?: HeaderSource): T
   };
   const http1 = http1Opener(url, secure, tls, unreachable);
   const http2 = secure ? http2Opener(url, tls, unreachable) : undefined;
+  // Start connecting now: the TLS handshake overlaps whatever the caller does before its
+  // first request (rendering, validation). A failure surfaces at that request, which retries.
+  http2?.opener(false).catch(() => undefined);
   const open: Open = http2
     ? async (method, path, h, body) => {
         const viaH2 = await http2.opener();
@@ -187,12 +191,14 @@ function http2Opener(
   url: URL,
   tls: ConnectionOptions,
   unreachable: (err: Error) => KubeApiError,
-): { opener: () => Promise<Open | undefined> } {
+): { opener: (demand?: boolean) => Promise<Open | undefined> } {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 443);
   let h2Offered: boolean | undefined;
   let session: ClientHttp2Session | undefined;
   let connecting: Promise<ClientHttp2Session | undefined> | undefined;
+  /** The socket being connected; it keeps the process alive only once a request waits. */
+  let connectingSocket: TLSSocket | undefined;
   const openStreams = new WeakMap<ClientHttp2Session, number>();
 
   const connectSession = () =>
@@ -204,8 +210,14 @@ function http2Opener(
         ...(isIP(host) ? {} : { servername: host }),
         ALPNProtocols: ['h2', 'http/1.1'],
       });
-      socket.once('error', (err: Error) => reject(unreachable(err)));
+      connectingSocket = socket;
+      socket.unref();
+      socket.once('error', (err: Error) => {
+        connectingSocket = undefined;
+        reject(unreachable(err));
+      });
       socket.once('secureConnect', () => {
+        connectingSocket = undefined;
         h2Offered = socket.alpnProtocol === 'h2';
         if (!h2Offered) {
           socket.destroy();
@@ -219,11 +231,13 @@ function http2Opener(
       });
     });
 
-  const usable = async (): Promise<ClientHttp2Session | undefined> => {
+  /** The session, connecting when there is none; `demand`: a request is waiting for it. */
+  const usable = async (demand: boolean): Promise<ClientHttp2Session | undefined> => {
     if (session && !session.closed && !session.destroyed) return session;
     session = undefined;
     if (h2Offered === false) return undefined;
     connecting ??= connectSession().finally(() => (connecting = undefined));
+    if (demand) connectingSocket?.ref();
     session = await connecting;
     return session;
   };
@@ -267,8 +281,8 @@ function http2Opener(
   };
 
   return {
-    async opener() {
-      const s = await usable();
+    async opener(demand = true) {
+      const s = await usable(demand);
       return s ? open(s) : undefined;
     },
   };

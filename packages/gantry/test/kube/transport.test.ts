@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,5 +258,29 @@ test('an idle HTTP/2 session does not keep the process alive', async () => {
     assert.equal(out.trim(), '200');
   } finally {
     close();
+  }
+});
+
+test('a transport never used does not keep the process alive, even when the server is silent', async () => {
+  // Accepts TCP connections and never answers the TLS handshake.
+  const silent = createNetServer(() => undefined);
+  const url = await listen(silent);
+  try {
+    const transport = fileURLToPath(new URL('../../src/kube/transport.ts', import.meta.url));
+    const script = `
+      import { httpsTransport } from ${JSON.stringify(transport)};
+      httpsTransport({ server: ${JSON.stringify(url)}, insecureSkipTLSVerify: true, needsPlugin: false, contextName: 't' });
+      console.log('done');
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(killer);
+    assert.equal(code, 0, 'the child did not exit by itself');
+    assert.equal(out.trim(), 'done');
+  } finally {
+    silent.close();
   }
 });
