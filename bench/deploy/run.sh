@@ -6,9 +6,15 @@
 #   helm     helm upgrade --install --wait (chart written by gantry chart), when Helm is built
 #   limit    server-side apply through the API, then a watch until the last new pod is Ready
 #            (the physical limit every tool pays)
-# Prints the median wall time of each, the ratios, and gantry's distance from the limit.
+# Prints the median wall time of each, the ratios, and gantry's distance from the limit; then
+# where the time goes: each contender's wall time split at the moments a Deployment watch
+# sees the new spec land and the rollout complete, gantry's own stages, and what the limit's
+# rollout is made of (pods created, running, Ready).
 #
 #   bash bench/deploy/run.sh            # BENCH_RUNS=10 by default
+#   BENCH_CONTENDERS=gantry,gantry-ref,kubectl,limit \
+#   BENCH_GANTRY_REF=/path/to/other/checkout/packages/gantry/bin/gantry.js \
+#     bash bench/deploy/run.sh          # before/after: another gantry build as a contender
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"

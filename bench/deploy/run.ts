@@ -1,11 +1,23 @@
 // See run.sh. Every contender deploys its own copy of the same service (names differ so that
 // field ownership never mixes) with the same change each round: a new env value, which rolls
 // all pods. Contenders alternate within each round.
-import { execFileSync, spawnSync } from 'node:child_process';
+//
+// Besides the medians it prints where the time goes: gantry's own stages (from its
+// `-o json` timings; the rest of its wall time is process start, module load, spec and
+// kubeconfig reading) and what the limit is made of (a pod watch beside the limit's
+// rollout: apply, pods created, containers running, readiness probe passing, rollout
+// complete). For every contender a Deployment watch in this process notes when the new
+// spec reaches the API server and when the rollout is complete, which splits its wall time
+// into: before the apply lands | the rollout itself | after the rollout is complete. The
+// rollout varies most from round to round (pod start-up on a shared node); the two outer
+// parts are the tool's own cost. BENCH_GANTRY_REF=/path/to/other/bin/gantry.js adds that
+// build as a contender ("gantry-ref", e.g. an older commit), for before/after under the
+// same load.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Kube } from '../../packages/gantry/src/kube/client.js';
 import { renderService, toYaml } from '../../packages/gantry/src/render/index.js';
 import { parseSpec } from '../../packages/gantry/src/spec/index.js';
@@ -17,6 +29,7 @@ const gantry = join(root, 'packages/gantry/bin/gantry.js');
 const ns = `bench-deploy-${Date.now().toString(36)}`;
 const work = mkdtempSync(join(tmpdir(), 'bench-deploy-'));
 const helm = process.env.HELM && process.env.HELM.length > 0 ? process.env.HELM : undefined;
+const gantryRef = process.env.BENCH_GANTRY_REF || undefined;
 
 function sh(
   cmd: string,
@@ -32,7 +45,20 @@ function sh(
   });
 }
 
-// The workload: the echo fixture (starts in milliseconds, so tool overhead is visible).
+/** As sh(), without blocking this process (its watches keep time while a contender runs). */
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 32 << 20 }, (err, stdout, stderr) =>
+      err
+        ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}\n${stderr}`))
+        : resolve(stdout),
+    ),
+  );
+}
+
+// The workload: the echo fixture (starts in milliseconds, so tool overhead is visible). Small
+// resource requests, so that the pods of four contenders (and their surge) fit on the one
+// shared node beside whatever else runs there; the requests only matter to the scheduler.
 mkdirSync(join(work, 'rootfs'));
 sh('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs/echo'), '.'], {
   cwd: join(root, 'hack/cluster/test/fixtures/echo'),
@@ -53,6 +79,7 @@ namespace: ${ns}
 image: ${image}
 replicas: ${replicas}
 env: { NAME: ${name}, ROUND: "${round}" }
+resources: { requests: { cpu: 10m, memory: 32Mi } }
 probes:
   readiness: { path: /healthz, periodSeconds: 1 }
 rollingUpdate: { maxSurge: 2, maxUnavailable: 1 }
@@ -62,8 +89,59 @@ terminationGracePeriodSeconds: 5
 
 const kube = Kube.load();
 
+/** Milliseconds from the start of each limit round to the events of its rollout. */
+interface LimitTimeline {
+  applied: number;
+  done: number;
+  /** Per new pod: created (seen by the watch), containers running, Ready. */
+  pods: { created: number; running?: number; ready?: number }[];
+}
+const limitTimelines: LimitTimeline[] = [];
+
+/**
+ * Watches the pods of bench-limit and notes when each pod created after `t0` is seen,
+ * when its container runs and when it turns Ready. Returns the stop function.
+ */
+async function podTimeline(
+  t0: number,
+  pods: Map<string, { created: number; running?: number; ready?: number }>,
+): Promise<() => void> {
+  const roundStart = Date.now() - (performance.now() - t0);
+  const old = new Set<string>();
+  return kube.watch<V1Pod>(
+    `/api/v1/namespaces/${ns}/pods`,
+    { labelSelector: 'app.kubernetes.io/name=bench-limit' },
+    (type, pod) => {
+      if (type !== 'ADDED' && type !== 'MODIFIED') return;
+      const name = pod.metadata?.name ?? '';
+      const now = performance.now() - t0;
+      if (old.has(name)) return;
+      let p = pods.get(name);
+      if (!p) {
+        // creationTimestamp has whole seconds: older than a second before the round is old.
+        const created = new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+        if (created < roundStart - 1000) {
+          old.add(name);
+          return;
+        }
+        pods.set(name, (p = { created: now }));
+      }
+      if (p.running === undefined && pod.status?.containerStatuses?.[0]?.state?.running)
+        p.running = now;
+      if (
+        p.ready === undefined &&
+        pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+      )
+        p.ready = now;
+    },
+  );
+}
+
 /** The limit: apply the rendered objects ourselves, then watch until the rollout is complete. */
 async function limitDeploy(round: string): Promise<void> {
+  const t0 = performance.now();
+  const pods = new Map<string, { created: number; running?: number; ready?: number }>();
+  const stopPods = await podTimeline(t0, pods);
   const spec = parseSpec(specText('bench-limit', round));
   const objects = renderService(spec);
   await ensureNs();
@@ -73,6 +151,7 @@ async function limitDeploy(round: string): Promise<void> {
     if (o.kind === 'Deployment')
       generation = (out.metadata as { generation?: number }).generation ?? 0;
   }
+  const applied = performance.now() - t0;
   await new Promise<void>((resolve, reject) => {
     let stop: (() => void) | undefined;
     const check = (d: V1Deployment) => {
@@ -96,6 +175,9 @@ async function limitDeploy(round: string): Promise<void> {
       )
       .then((s) => (stop = s), reject);
   });
+  const done = performance.now() - t0;
+  stopPods();
+  if (round !== '0') limitTimelines.push({ applied, done, pods: [...pods.values()] });
 }
 
 async function ensureNs(): Promise<void> {
@@ -103,17 +185,43 @@ async function ensureNs(): Promise<void> {
   if (!(await kube.get(o))) await kube.apply(o);
 }
 
+/** gantry's own stage timings (deploy -o json), per contender and round. */
+const stageTimes: Record<string, Record<string, number>[]> = {};
+
+function gantryContender(name: string, bin: string) {
+  return async (round: string) => {
+    const file = join(work, `${name}.yaml`);
+    writeFileSync(file, specText(`bench-${name.replace(/-/g, '')}`, round));
+    const out = await run(process.execPath, [
+      bin,
+      'deploy',
+      '-f',
+      file,
+      '--timeout',
+      '3m',
+      '-o',
+      'json',
+    ]);
+    const timings = (JSON.parse(out) as { timings?: Record<string, number> }).timings;
+    if (timings && round !== '0') (stageTimes[name] ??= []).push(timings);
+  };
+}
+
 const contenders: Record<string, (round: string) => Promise<void> | void> = {
-  gantry: (round) => {
-    const file = join(work, 'gantry.yaml');
-    writeFileSync(file, specText('bench-gantry', round));
-    sh(process.execPath, [gantry, 'deploy', '-f', file, '--timeout', '3m']);
-  },
-  kubectl: (round) => {
+  gantry: gantryContender('gantry', gantry),
+  ...(gantryRef ? { 'gantry-ref': gantryContender('gantry-ref', gantryRef) } : {}),
+  kubectl: async (round) => {
     const file = join(work, 'kubectl.yaml');
     writeFileSync(file, toYaml(renderService(parseSpec(specText('bench-kubectl', round)))));
-    sh('kubectl', ['apply', '-f', file]);
-    sh('kubectl', ['-n', ns, 'rollout', 'status', 'deployment/bench-kubectl', '--timeout=3m']);
+    await run('kubectl', ['apply', '-f', file]);
+    await run('kubectl', [
+      '-n',
+      ns,
+      'rollout',
+      'status',
+      'deployment/bench-kubectl',
+      '--timeout=3m',
+    ]);
   },
   limit: limitDeploy,
 };
@@ -121,8 +229,8 @@ if (helm) {
   const chartSpec = join(work, 'helm.yaml');
   writeFileSync(chartSpec, specText('bench-helm', '0'));
   sh(process.execPath, [gantry, 'chart', '-f', chartSpec, '--out', join(work, 'chart')]);
-  contenders.helm = (round) => {
-    sh(helm, [
+  contenders.helm = async (round) => {
+    await run(helm, [
       'upgrade',
       '--install',
       'bench-helm',
@@ -138,6 +246,82 @@ if (helm) {
   };
 }
 
+// BENCH_CONTENDERS=gantry,gantry-ref,limit runs only those (the node has room for the pods
+// of about four contenders at once).
+const only = process.env.BENCH_CONTENDERS?.split(',').filter(Boolean);
+if (only) {
+  for (const n of Object.keys(contenders)) if (!only.includes(n)) delete contenders[n];
+  const missing = only.filter((n) => !contenders[n]);
+  if (missing.length) throw new Error(`BENCH_CONTENDERS: no contender ${missing.join(', ')}`);
+}
+
+/** The Deployment each contender rolls. */
+const deploymentOf: Record<string, string> = {
+  gantry: 'bench-gantry',
+  'gantry-ref': 'bench-gantryref',
+  kubectl: 'bench-kubectl',
+  limit: 'bench-limit',
+  helm: 'bench-helm',
+};
+
+/**
+ * Every Deployment of the namespace as a watch last saw it, and waiters for "the spec
+ * after generation g reached the API server" and "that rollout is complete".
+ */
+const seen = new Map<string, { d: V1Deployment; at: number }>();
+const waiters = new Set<() => void>();
+const complete = (d: V1Deployment) => {
+  const st = d.status ?? {};
+  return (
+    (st.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+    st.updatedReplicas === replicas &&
+    st.replicas === replicas &&
+    st.availableReplicas === replicas
+  );
+};
+let stopWatching: (() => void) | undefined;
+async function watchDeployments(): Promise<void> {
+  stopWatching = await kube.watch<V1Deployment>(
+    `/apis/apps/v1/namespaces/${ns}/deployments`,
+    {},
+    (_type, d) => {
+      seen.set(d.metadata?.name ?? '', { d, at: performance.now() });
+      for (const w of waiters) w();
+    },
+    // The server ends watches now and then: start again (unless stopped).
+    () => void (stopWatching && watchDeployments()),
+  );
+}
+
+/** Resolves with the time the first state of `name` past generation `after` matching `test` was seen. */
+function seenWhen(
+  name: string,
+  after: number,
+  test: (d: V1Deployment) => boolean,
+  timeoutMs = 180_000,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let first: number | undefined;
+    const check = () => {
+      const s = seen.get(name);
+      if (!s || (s.d.metadata?.generation ?? 0) <= after || !test(s.d)) return;
+      first ??= s.at;
+      waiters.delete(check);
+      clearTimeout(timer);
+      resolve(first);
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      reject(new Error(`Deployment ${name}: no rollout past generation ${after}`));
+    }, timeoutMs);
+    waiters.add(check);
+    check();
+  });
+}
+
+/** Per contender and round: before the apply lands, the rollout, after it completed. */
+const phases: Record<string, { before: number; rollout: number; after: number }[]> = {};
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -148,35 +332,113 @@ async function main(): Promise<void> {
   await ensureNs();
   const names = Object.keys(contenders);
   const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  await watchDeployments();
   // Round 0 creates everything; it is not timed.
-  for (const n of names) await contenders[n]!('0');
+  for (const n of names) {
+    await contenders[n]!('0');
+    await seenWhen(deploymentOf[n]!, 0, complete);
+  }
   for (let i = 1; i <= runs; i++) {
     const order = i % 2 ? names : [...names].reverse();
     for (const n of order) {
+      const name = deploymentOf[n]!;
+      const generation = seen.get(name)?.d.metadata?.generation ?? 0;
+      // Noted while the contender runs, from this process's watch.
+      const applied = seenWhen(name, generation, () => true);
+      const done = seenWhen(name, generation, complete);
+      applied.catch(() => undefined);
+      done.catch(() => undefined);
       const t0 = performance.now();
       await contenders[n]!(String(i));
-      times[n]!.push(performance.now() - t0);
+      const t1 = performance.now();
+      times[n]!.push(t1 - t0);
+      // A tool may return before the rollout is complete (Helm does): the next one starts
+      // only once it is, on a quiet node.
+      const [ta, td] = [await applied, await done];
+      (phases[n] ??= []).push({ before: ta - t0, rollout: td - ta, after: t1 - td });
     }
     process.stderr.write(
       `round ${i}/${runs}: ${order.map((n) => `${n} ${(times[n]!.at(-1)! / 1000).toFixed(2)}s`).join('  ')}\n`,
     );
   }
   const med = Object.fromEntries(names.map((n) => [n, median(times[n]!)]));
+  const ms = (x: number) => `${Math.round(x)} ms`.padStart(8);
   const cpu = sh('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).trim();
   console.log(
     `\nbench/deploy — ${new Date().toISOString()} — ${runs} rounds, ${replicas} replicas, ${cpu}, ${sh('nproc', []).trim()} cores`,
   );
-  console.log('contender   median wall time');
-  for (const n of names) console.log(`${n.padEnd(12)}${(med[n]! / 1000).toFixed(2)} s`);
-  const g = med.gantry!;
+  console.log('contender   median wall time   (min .. max)');
+  for (const n of names) {
+    const xs = times[n]!;
+    console.log(
+      `${n.padEnd(12)}${(med[n]! / 1000).toFixed(2)} s           (${(Math.min(...xs) / 1000).toFixed(2)} .. ${(Math.max(...xs) / 1000).toFixed(2)})`,
+    );
+  }
   console.log(
-    `\ngantry - limit           = ${((g - med.limit!) / 1000).toFixed(2)} s   (target <= 0.50 s)`,
+    '\nmedian split of the wall time (a Deployment watch in this process):\n' +
+      'contender   before the apply lands   rollout   after the rollout completed',
   );
-  console.log(`gantry / kubectl         = ${(g / med.kubectl!).toFixed(2)}`);
-  if (med.helm)
+  for (const n of names) {
+    const p = phases[n] ?? [];
+    const m = (k: 'before' | 'rollout' | 'after') => ms(median(p.map((x) => x[k])));
+    console.log(
+      `${n.padEnd(12)}${m('before').padStart(22)}${m('rollout').padStart(10)}${m('after').padStart(16)}`,
+    );
+  }
+  for (const [n, rounds] of Object.entries(stageTimes)) {
+    const stages = Object.keys(rounds[0] ?? {});
+    const inside = rounds.map((r) => Object.values(r).reduce((a, b) => a + b, 0));
+    console.log(`\n${n}: median per stage (deploy -o json timings)`);
+    for (const st of stages)
+      console.log(`  ${st.padEnd(34)}${ms(median(rounds.map((r) => r[st] ?? 0)))}`);
+    const outside = times[n]!.map((t, i) => t - (inside[i] ?? 0));
+    console.log(`  ${'process start, load, spec, exit'.padEnd(34)}${ms(median(outside))}`);
+  }
+  if (limitTimelines.length) {
+    // Per round: the first and the last new pod to be seen, run and turn Ready.
+    const at = (f: (t: LimitTimeline) => number) => ms(median(limitTimelines.map(f)));
+    const sorted = (t: LimitTimeline, k: 'created' | 'running' | 'ready') =>
+      t.pods.map((p) => p[k] ?? Number.NaN).sort((a, b) => a - b);
+    const gaps = limitTimelines.flatMap((t) =>
+      t.pods.filter((p) => p.running !== undefined && p.ready !== undefined),
+    );
+    console.log('\nlimit: median time from the start of the round (a pod watch beside it)');
+    console.log(`  ${'objects applied'.padEnd(34)}${at((t) => t.applied)}`);
+    console.log(`  ${'first new pod created'.padEnd(34)}${at((t) => sorted(t, 'created')[0]!)}`);
+    console.log(`  ${'first new pod Ready'.padEnd(34)}${at((t) => sorted(t, 'ready')[0]!)}`);
+    console.log(`  ${'last new pod created'.padEnd(34)}${at((t) => sorted(t, 'created').at(-1)!)}`);
+    console.log(`  ${'last new pod Ready'.padEnd(34)}${at((t) => sorted(t, 'ready').at(-1)!)}`);
+    console.log(`  ${'rollout complete (watch)'.padEnd(34)}${at((t) => t.done)}`);
+    console.log(
+      `  per pod: created -> running ${ms(median(gaps.map((p) => p.running! - p.created)))}, running -> Ready ${ms(median(gaps.map((p) => p.ready! - p.running!)))} (readiness probe every 1 s)`,
+    );
+  }
+  const g = med.gantry;
+  if (g === undefined) return;
+  console.log('');
+  if (med.limit)
+    console.log(
+      `gantry - limit           = ${((g - med.limit) / 1000).toFixed(2)} s   (target <= 0.50 s)`,
+    );
+  if (med.kubectl) console.log(`gantry / kubectl         = ${(g / med.kubectl).toFixed(2)}`);
+  if (med['gantry-ref'])
+    console.log(`gantry / gantry-ref      = ${(g / med['gantry-ref']).toFixed(2)}`);
+  if (med.helm) {
     console.log(`gantry / helm            = ${(g / med.helm).toFixed(2)}   (target <= 0.60)`);
-  else console.log('helm: not built (hack/tools/build-helm.sh missing); skipped');
-  spawnSync('kubectl', ['delete', 'namespace', ns, '--wait=false'], { stdio: 'ignore' });
+    if (med.limit && 0.6 * med.helm < med.limit)
+      console.log(
+        `0.6 x helm = ${((0.6 * med.helm) / 1000).toFixed(2)} s is below the limit (${(med.limit / 1000).toFixed(2)} s): ` +
+          'no tool that waits for the whole rollout can meet it. Helm v3 --wait polls every 2 s and ' +
+          'calls a Deployment ready once its new ReplicaSet has replicas - maxUnavailable ready pods.',
+      );
+  } else if (!helm) console.log('helm: not built (hack/tools/build-helm.sh missing); skipped');
 }
 
-await main();
+try {
+  await main();
+} finally {
+  const stop = stopWatching;
+  stopWatching = undefined;
+  stop?.();
+  spawnSync('kubectl', ['delete', 'namespace', ns, '--wait=false'], { stdio: 'ignore' });
+}
