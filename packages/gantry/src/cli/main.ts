@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
 import { registerChartCommands } from './commands/chart.js';
+import { registerProgressiveCommands } from './commands/progressive.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
 import { registerSpecCommands } from './commands/spec.js';
@@ -40,10 +41,11 @@ export function buildProgram(exitCodes: number[] = []): Command {
   registerChartCommands(program);
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
+  const progressiveExits = registerProgressiveCommands(program);
   const shipExits = registerShipCommands(program);
   registerCodegenCommands(program);
   program.hook('postAction', () => {
-    exitCodes.push(...releaseExits, ...shipExits);
+    exitCodes.push(...releaseExits, ...progressiveExits, ...shipExits);
   });
   for (const c of program.commands) c.exitOverride().showSuggestionAfterError(true);
   return program;
@@ -91,6 +93,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     ) {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
+    }
+    if (err instanceof Error && err.name === 'ReleaseError') {
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return ExitCode.DeployFailed;
     }
     if (err instanceof LockedError) {
       process.stderr.write(`gantry: ${err.message}\n`);

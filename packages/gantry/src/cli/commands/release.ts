@@ -2,45 +2,18 @@
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { Kube } from '../../kube/client.js';
 import { deploymentRollout } from '../../kube/readiness.js';
 import { waitForRollout } from '../../kube/rollout.js';
 import { applyRelease, deploy } from '../../release/deploy.js';
 import type { DeployEvent, DeployResult } from '../../release/deploy.js';
 import { acquireLock } from '../../release/lock.js';
+import { assertNoActiveRelease } from '../../progressive/state.js';
 import { ReleaseStore, current } from '../../release/store.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
-import { parseFormat, printJson, UsageError } from '../output.js';
+import { globals, parseDuration } from '../context.js';
+import { printJson, UsageError } from '../output.js';
 import type { OutputFormat } from '../output.js';
-
-interface GlobalOpts {
-  output?: string;
-  kubeconfig?: string;
-  context?: string;
-}
-
-function globals(cmd: Command): { format: OutputFormat; kube: () => Promise<Kube> } {
-  const g = cmd.optsWithGlobals<GlobalOpts>();
-  return {
-    format: parseFormat(g.output),
-    // The client library takes a second to load: only commands that talk to a cluster pay.
-    kube: async () => {
-      const { Kube } = await import('../../kube/client.js');
-      return Kube.load({
-        ...(g.kubeconfig ? { kubeconfig: g.kubeconfig } : {}),
-        ...(g.context ? { context: g.context } : {}),
-      });
-    },
-  };
-}
-
-function parseDuration(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new UsageError(`invalid duration "${v}" (examples: 90s, 5m, 1500ms)`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
-}
 
 /** Human progress: one line per event, prefixed with the elapsed time. */
 function progressPrinter(format: OutputFormat): (e: DeployEvent) => void {
@@ -140,7 +113,9 @@ Examples:
         const g = globals(cmd);
         const spec = loadSpecFile(opts.file);
         const secretValues = resolveSecretValues(spec, dirname(opts.file));
-        const r = await deploy(await g.kube(), spec, {
+        const kube = await g.kube();
+        await assertNoActiveRelease(kube, spec.namespace, spec.name);
+        const r = await deploy(kube, spec, {
           ...(opts.image ? { image: opts.image } : {}),
           ...(opts.versionLabel ? { version: opts.versionLabel } : {}),
           secretValues,
@@ -244,6 +219,7 @@ Examples:
         const g = globals(cmd);
         const spec = loadSpecFile(opts.file);
         const kube = await g.kube();
+        await assertNoActiveRelease(kube, spec.namespace, spec.name);
         const store = new ReleaseStore(kube, spec.namespace, spec.name);
         const emit = progressPrinter(g.format);
         const lock = await acquireLock(kube, spec.namespace, spec.name);
@@ -328,6 +304,7 @@ Example:
       const g = globals(cmd);
       const spec = loadSpecFile(opts.file);
       const kube = await g.kube();
+      await assertNoActiveRelease(kube, spec.namespace, spec.name);
       const cur = current(await new ReleaseStore(kube, spec.namespace, spec.name).history());
       if (!cur)
         throw new UsageError(`${spec.namespace}/${spec.name} has no deployed release to sync`);

@@ -1,0 +1,618 @@
+// Driving a progressive release: start the canary, walk the steps (set the
+// traffic split, let the judge compare canary with stable, wait at manual
+// gates), then promote (roll stable to the new version, route everything back
+// to it, remove the canary) or abort (everything to stable at once, remove the
+// canary). Each transition is written to the cluster first, so a gantry that
+// dies anywhere is taken over by the next `gantry release ...` command.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { Prometheus, judge, measure, prometheusUrl } from '../analysis/index.js';
+import type { Decision } from '../analysis/index.js';
+import type { Kube } from '../kube/client.js';
+import { describeObject } from '../kube/errors.js';
+import { waitForRollout } from '../kube/rollout.js';
+import { Notifier } from '../notify/index.js';
+import type { ReleaseNotice } from '../notify/index.js';
+import { deploy } from '../release/deploy.js';
+import { sha256 } from '../release/record.js';
+import { acquireLock, defaultHolder } from '../release/lock.js';
+import type { Lock } from '../release/lock.js';
+import type { KubeObject } from '../render/index.js';
+import { resolveSecretValues } from '../spec/index.js';
+import type { ServiceSpec } from '../spec/index.js';
+import { routerFor, routerKind } from '../traffic/index.js';
+import type { TrafficRouter } from '../traffic/index.js';
+import { canaryName, renderCanary } from './canary.js';
+import { planSteps, trafficFor } from './plan.js';
+import { RolloutStore, TERMINAL_PHASES, isActive } from './state.js';
+import type { RolloutAction, RolloutState, Versioned } from './state.js';
+
+export type RolloutEvent =
+  | { type: 'stage'; message: string }
+  | { type: 'progress'; message: string }
+  | { type: 'decision'; step: number; decision: Decision }
+  | { type: 'warning'; message: string };
+
+export interface DriveOptions {
+  onEvent?: (e: RolloutEvent) => void;
+  /** Budget for the canary's and the promotion's rollouts. */
+  rolloutTimeoutMs?: number;
+  /** Stop driving (leaving the release as stored, for another process to take over). */
+  signal?: AbortSignal;
+  actor?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Same spec and image: a second `release start` of the same release resumes it. */
+function specDigest(spec: ServiceSpec): string {
+  return sha256(JSON.stringify(spec));
+}
+
+export class ReleaseError extends Error {
+  override name = 'ReleaseError';
+}
+
+/** A verdict that has not changed is shown (and recorded) again after this long. */
+const SHOW_EVERY_MS = 10_000;
+
+/** After this long without a usable measurement the judge cannot vouch for the canary: abort. */
+const BLIND_LIMIT_MS = 60_000;
+
+/** Name of the lease held by the process driving a release (beside deploy's service lock). */
+export function driverLeaseName(service: string): string {
+  return `${service}.release`;
+}
+
+export async function acquireDriver(
+  kube: Kube,
+  spec: { namespace: string; name: string },
+  actor?: string,
+): Promise<Lock> {
+  return acquireLock(kube, spec.namespace, driverLeaseName(spec.name), actor ?? defaultHolder());
+}
+
+/**
+ * Starts a release of `spec` running `image`. Refuses when another release of
+ * the service is active (unless it is the same image: then it resumes it).
+ */
+export async function startRelease(
+  kube: Kube,
+  spec: ServiceSpec,
+  opts: DriveOptions & { image: string; version?: string; specDir: string },
+): Promise<RolloutState> {
+  const emit = opts.onEvent ?? (() => undefined);
+  if (spec.release.strategy === 'rolling') {
+    throw new ReleaseError(
+      'release.strategy is rolling: use gantry deploy (or set release.strategy to canary, gray or blueGreen)',
+    );
+  }
+  const store = new RolloutStore(kube, spec.namespace, spec.name);
+  const secretValues = resolveSecretValues(spec, opts.specDir, opts.env);
+  const lock = await acquireDriver(kube, spec, opts.actor);
+  try {
+    const existing = await store.read();
+    if (isActive(existing?.state)) {
+      const s = existing.state;
+      if (s.image !== opts.image || specDigest(s.spec) !== specDigest(spec)) {
+        throw new ReleaseError(
+          `another release of ${s.service} (${s.image}${s.version ? ` ${s.version}` : ''}) is in progress ` +
+            `(${s.phase}, step ${s.stepIndex + 1}/${s.steps.length}); ` +
+            'promote or abort it first (gantry release promote | abort), or resume it with gantry release resume',
+        );
+      }
+      emit({ type: 'stage', message: `resuming the release of ${s.image} (${s.phase})` });
+      return await drive(kube, existing, lock, secretValues, opts);
+    }
+
+    const stable = await kube.get<V1Deployment>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: spec.name, namespace: spec.namespace },
+    });
+    if (!stable) {
+      throw new ReleaseError(
+        `${spec.namespace}/${spec.name} has no stable Deployment yet: ship the first version with gantry deploy`,
+      );
+    }
+    if (stable.spec?.template.metadata?.labels?.['gantry.dev/track'] !== 'stable') {
+      throw new ReleaseError(
+        `the pods of ${spec.namespace}/${spec.name} lack the gantry.dev/track label: deploy the current version once with this gantry first`,
+      );
+    }
+    const stableReplicas = stable.spec?.replicas ?? spec.replicas;
+    const router = routerKind(spec);
+    const canaryReplicas = router === 'gateway' ? Math.max(1, stableReplicas) : 1;
+    const objects = renderCanary(spec, {
+      image: opts.image,
+      ...(opts.version ? { version: opts.version } : {}),
+      secretValues,
+      replicas: canaryReplicas,
+    });
+    const { ObjectValidationError, validateObjects } = await import('../validate/openapi.js');
+    const problems = validateObjects(objects);
+    if (problems.length) throw new ObjectValidationError(problems);
+    await Promise.all(objects.map((o) => kube.apply(o, { dryRun: true })));
+
+    const now = new Date().toISOString();
+    const state: RolloutState = {
+      service: spec.name,
+      namespace: spec.namespace,
+      strategy: spec.release.strategy,
+      router,
+      spec,
+      specDir: opts.specDir,
+      image: opts.image,
+      ...(opts.version ? { version: opts.version } : {}),
+      phase: 'starting',
+      steps: planSteps(spec.release),
+      stepIndex: 0,
+      canaryPercent: 0,
+      traffic: 'all traffic on stable',
+      appliedStep: -1,
+      stableReplicas,
+      startedAt: now,
+      stepStartedAt: now,
+      updatedAt: now,
+      decisions: [],
+    };
+    let v = await store.write(state, existing?.resourceVersion);
+    const notifier = notifierFor(spec, emit);
+    await notify(
+      notifier,
+      v.state,
+      'started',
+      `release of ${opts.image} started (${state.strategy}, ${state.steps.length} steps)`,
+    );
+
+    emit({
+      type: 'stage',
+      message: `starting the canary ${canaryName(spec)} (${canaryReplicas} replicas of ${opts.image})`,
+    });
+    for (const o of objects) {
+      await kube.apply(o);
+      emit({ type: 'progress', message: `applied ${describeObject(o)}` });
+    }
+    const ready = await waitForRollout(kube, spec.namespace, canaryName(spec), {
+      timeoutMs: opts.rolloutTimeoutMs ?? 300_000,
+      onProgress: (m) => emit({ type: 'progress', message: m }),
+      signal: lock.lost,
+    });
+    if (!ready.ok) {
+      v = await store.update((s) => {
+        s.phase = 'aborting';
+        s.message = `the canary did not become ready: ${ready.reason}: ${ready.message}`;
+      });
+      return await drive(kube, v, lock, secretValues, opts);
+    }
+    v = await store.update((s) => {
+      s.phase = 'progressing';
+      s.stepStartedAt = new Date().toISOString();
+    });
+    return await drive(kube, v, lock, secretValues, opts);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Acts on a release from another terminal. When a gantry is driving the
+ * release, the request is stored for it and this waits until it is taken up;
+ * when none is, this process takes the release over and carries the action out
+ * (resume drives the release to its end).
+ */
+export async function requestAction(
+  kube: Kube,
+  namespace: string,
+  service: string,
+  action: RolloutAction,
+  opts: DriveOptions = {},
+): Promise<RolloutState> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const store = new RolloutStore(kube, namespace, service);
+  const cur = (await store.read())?.state;
+  if (!cur || TERMINAL_PHASES.includes(cur.phase)) {
+    throw new ReleaseError(
+      cur
+        ? `the last release of ${namespace}/${service} already ended (${cur.phase}); nothing to ${action}`
+        : `no release of ${namespace}/${service} is recorded`,
+    );
+  }
+  const by = opts.actor ?? defaultHolder();
+  const at = new Date().toISOString();
+  await store.update((s) => {
+    s.request = { action, by, at };
+  });
+  const deadline = Date.now() + (opts.rolloutTimeoutMs ?? 300_000) + 30_000;
+  let told = false;
+  for (;;) {
+    // Nobody holds the driver's lease (or it expired with a dead driver): take over.
+    let lock: Lock | undefined;
+    try {
+      lock = await acquireDriver(kube, { namespace, name: service }, by);
+    } catch (err) {
+      if (!(err instanceof Error) || err.name !== 'LockedError') throw err;
+    }
+    if (lock) {
+      try {
+        const v = await store.read();
+        if (!v) throw new ReleaseError('the release state disappeared');
+        if (v.state.request?.at !== at && !isActive(v.state)) return v.state;
+        emit({
+          type: 'stage',
+          message: `no gantry is driving this release: taking it over to ${action}`,
+        });
+        if (action === 'pause') return (await handleRequest(store, v, emit)).state;
+        const secretValues =
+          action === 'abort' ? {} : resolveSecretValues(v.state.spec, v.state.specDir, opts.env);
+        return await drive(kube, v, lock, secretValues, opts);
+      } finally {
+        await lock.release();
+      }
+    }
+    if (!told) {
+      emit({
+        type: 'stage',
+        message: `asked the gantry driving this release to ${action} (waiting for it, or for its lease to expire)`,
+      });
+      told = true;
+    }
+    await sleep(1000);
+    const s = (await store.read())?.state;
+    if (!s) throw new ReleaseError('the release state disappeared');
+    // Taken up: pause and resume are done then; promote and abort once the release ends.
+    if (s.request?.at !== at && (action === 'pause' || action === 'resume' || !isActive(s))) {
+      return s;
+    }
+    if (Date.now() > deadline) {
+      throw new ReleaseError(`the driving gantry did not ${action} in time; it may be stuck`);
+    }
+  }
+}
+
+function notifierFor(spec: ServiceSpec, emit: (e: RolloutEvent) => void): Notifier {
+  return new Notifier(spec.release.notify, {
+    onError: (m) => emit({ type: 'warning', message: `notification failed: ${m}` }),
+  });
+}
+
+async function notify(
+  notifier: Notifier,
+  s: RolloutState,
+  event: string,
+  summary: string,
+  decision?: Decision,
+): Promise<void> {
+  const n: ReleaseNotice = {
+    service: s.service,
+    namespace: s.namespace,
+    ...(s.revision !== undefined ? { revision: s.revision } : {}),
+    strategy: s.strategy,
+    event,
+    step: s.stepIndex + 1,
+    steps: s.steps.length,
+    canaryPercent: s.canaryPercent,
+    ...(decision ? { verdict: decision.verdict, checks: decision.checks } : {}),
+    summary,
+    at: new Date().toISOString(),
+  };
+  await notifier.send(n);
+}
+
+/** Applies a pending pause/resume request; promote and abort are left for the loop. */
+async function handleRequest(
+  store: RolloutStore,
+  v: Versioned,
+  emit: (e: RolloutEvent) => void,
+): Promise<Versioned> {
+  const req = v.state.request;
+  if (!req) return v;
+  return store.update((s) => {
+    const r = s.request;
+    if (!r) return;
+    if (r.action === 'pause') {
+      if (s.phase === 'progressing' || s.phase === 'paused') {
+        s.phase = 'paused';
+        s.pausedReason = `paused by ${r.by}`;
+      }
+      emit({ type: 'stage', message: `paused by ${r.by}` });
+      delete s.request;
+    } else if (r.action === 'resume') {
+      // Resuming a paused release opens its manual gate; resuming one whose
+      // driver died only takes it over.
+      if (s.phase === 'paused') {
+        s.phase = 'progressing';
+        s.gateOpened = s.stepIndex;
+      }
+      delete s.pausedReason;
+      emit({ type: 'stage', message: `resumed by ${r.by}` });
+      delete s.request;
+    } else if (r.action === 'promote') {
+      s.phase = 'promoting';
+      s.message = `promoted by ${r.by}`;
+      delete s.request;
+    } else {
+      s.phase = 'aborting';
+      s.message = `aborted by ${r.by}`;
+      delete s.request;
+    }
+  });
+}
+
+async function drive(
+  kube: Kube,
+  start: Versioned,
+  lock: Lock,
+  secretValues: Readonly<Record<string, string>>,
+  opts: DriveOptions,
+): Promise<RolloutState> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const spec = start.state.spec;
+  const store = new RolloutStore(kube, spec.namespace, spec.name);
+  const router = routerFor(kube, spec, { stableReplicas: start.state.stableReplicas });
+  const notifier = notifierFor(spec, emit);
+  const prom = new Prometheus(prometheusUrl(spec.release.analysis));
+  const interval = spec.release.analysis.interval * 1000;
+  let blindSince: number | undefined;
+  let shown = { key: '', at: 0 };
+  let passedNotified = -1;
+  let v = start;
+
+  for (;;) {
+    if (lock.lost.aborted)
+      throw new ReleaseError('lost the release lease; another gantry may drive it now');
+    if (opts.signal?.aborted) return v.state;
+    v = await handleRequest(store, (await store.read()) ?? v, emit);
+    const s = v.state;
+    if (s.phase === 'aborting') return abortRelease(kube, store, router, notifier, v, emit);
+    if (s.phase === 'promoting')
+      return promoteRelease(kube, store, router, notifier, v, secretValues, opts);
+    if (!isActive(s)) return s;
+    if (s.phase === 'starting') {
+      // The driver that created the canary died before it was ready: start over from abort.
+      v = await store.update((x) => {
+        x.phase = 'aborting';
+        x.message = 'the gantry starting this release stopped before the canary was ready';
+      });
+      continue;
+    }
+
+    const step = s.steps[s.stepIndex];
+    if (!step) {
+      v = await store.update((x) => {
+        x.phase = 'promoting';
+        x.message = 'every step passed';
+      });
+      continue;
+    }
+    if (s.appliedStep !== s.stepIndex) {
+      const applied = await router.apply(trafficFor(spec.release, step));
+      v = await store.update((x) => {
+        x.appliedStep = s.stepIndex;
+        x.canaryPercent = applied.canaryPercent;
+        x.traffic = applied.description;
+        x.stepStartedAt = new Date().toISOString();
+        if (x.strategy === 'blueGreen' && step.weight === 0) x.previewStartedAt = x.stepStartedAt;
+        if (x.strategy === 'blueGreen' && step.weight === 100) x.switchedAt = x.stepStartedAt;
+      });
+      const msg = `step ${s.stepIndex + 1}/${s.steps.length}: ${applied.description}`;
+      emit({ type: 'stage', message: msg });
+      await notify(notifier, v.state, 'step', msg);
+      continue;
+    }
+
+    // The canary must stay up: a router sending traffic to no endpoints fails requests the
+    // application's metrics never see.
+    const canary = await kube.get<V1Deployment>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: canaryName(spec), namespace: spec.namespace },
+    });
+    if (!canary || (canary.status?.availableReplicas ?? 0) < 1) {
+      v = await store.update((x) => {
+        x.phase = 'aborting';
+        x.message = canary ? 'the canary has no available pod' : 'the canary Deployment is gone';
+      });
+      continue;
+    }
+
+    const elapsed = (Date.now() - Date.parse(s.stepStartedAt)) / 1000;
+    let passed = elapsed >= step.pauseSeconds;
+    if (step.analyze) {
+      let decision: Decision | undefined;
+      try {
+        const m = await measure(
+          prom,
+          { namespace: spec.namespace, service: spec.name },
+          spec.release.analysis,
+          {
+            since: new Date(s.stepStartedAt),
+            ...(step.baseline === 'before-switch' && s.previewStartedAt && s.switchedAt
+              ? {
+                  baselineSince: new Date(s.previewStartedAt),
+                  baselineUntil: new Date(s.switchedAt),
+                }
+              : {}),
+          },
+        );
+        decision = judge(m, spec.release.analysis, {
+          elapsedSeconds: elapsed,
+          minSeconds: step.pauseSeconds,
+          maxSeconds: Math.max(step.pauseSeconds, spec.release.analysis.maxStepDuration),
+          // No verdict without evidence: a step that should carry traffic but saw
+          // too little stays open (promote or abort it by hand) rather than pass unjudged.
+          holdWithoutTraffic: step.weight > 0,
+        });
+        blindSince = undefined;
+      } catch (err) {
+        blindSince ??= Date.now();
+        const why = err instanceof Error ? err.message : String(err);
+        emit({ type: 'warning', message: `no measurement: ${why}` });
+        if (Date.now() - blindSince > BLIND_LIMIT_MS) {
+          v = await store.update((x) => {
+            x.phase = 'aborting';
+            x.message = `no metrics for ${BLIND_LIMIT_MS / 1000}s (${why}): cannot vouch for the canary`;
+          });
+          continue;
+        }
+      }
+      if (decision) {
+        // Show a verdict when it changes, and a still-open one every 10 s; keep the
+        // same cadence for the record in the cluster (gantry release status).
+        const key = `${s.stepIndex} ${decision.verdict}`;
+        const due = key !== shown.key || Date.now() - shown.at >= SHOW_EVERY_MS;
+        if (due) {
+          emit({ type: 'decision', step: s.stepIndex, decision });
+          shown = { key, at: Date.now() };
+        }
+        if (decision.verdict === 'abort') {
+          v = await store.update((x) => {
+            x.phase = 'aborting';
+            x.message = decision.summary;
+            x.decisions.push(record(s.stepIndex, decision));
+          });
+          await notify(notifier, v.state, 'decision', decision.summary, decision);
+          continue;
+        }
+        passed = decision.verdict === 'pass' && elapsed >= step.pauseSeconds;
+        if (due) {
+          v = await store.update((x) => {
+            x.decisions.push(record(s.stepIndex, decision));
+          });
+        }
+        if (passed && passedNotified !== s.stepIndex) {
+          passedNotified = s.stepIndex;
+          await notify(notifier, v.state, 'decision', decision.summary, decision);
+        }
+      } else passed = false;
+    }
+
+    if (passed && s.phase === 'progressing') {
+      if (step.gate === 'manual' && s.gateOpened !== s.stepIndex) {
+        v = await store.update((x) => {
+          x.phase = 'paused';
+          x.pausedReason = `manual gate after step ${s.stepIndex + 1}: run gantry release resume (or promote)`;
+        });
+        emit({ type: 'stage', message: v.state.pausedReason ?? 'paused' });
+        await notify(notifier, v.state, 'paused', v.state.pausedReason ?? 'paused');
+      } else {
+        v = await store.update((x) => {
+          x.stepIndex = s.stepIndex + 1;
+        });
+        continue;
+      }
+    }
+    await sleep(interval, undefined, { signal: opts.signal }).catch(() => undefined);
+  }
+}
+
+function record(step: number, d: Decision) {
+  return {
+    at: new Date().toISOString(),
+    step,
+    verdict: d.verdict,
+    confidence: d.confidence,
+    summary: d.summary,
+    checks: d.checks.map((c) => ({ ...c })),
+  };
+}
+
+/** Everything to stable at once, then the canary goes. */
+async function abortRelease(
+  kube: Kube,
+  store: RolloutStore,
+  router: TrafficRouter,
+  notifier: Notifier,
+  v: Versioned,
+  emit: (e: RolloutEvent) => void,
+): Promise<RolloutState> {
+  const spec = v.state.spec;
+  emit({
+    type: 'stage',
+    message: `aborting: ${v.state.message ?? 'requested'}; all traffic back to stable`,
+  });
+  const applied = await router.apply({ kind: 'stable' });
+  await removeCanary(kube, spec, emit);
+  const done = await store.update((s) => {
+    s.phase = 'aborted';
+    s.canaryPercent = applied.canaryPercent;
+    s.traffic = applied.description;
+    s.finishedAt = new Date().toISOString();
+  });
+  emit({ type: 'stage', message: `aborted; ${applied.description}` });
+  await notify(notifier, done.state, 'aborted', done.state.message ?? 'aborted');
+  return done.state;
+}
+
+/** Stable becomes the new version (a recorded deploy), then the canary goes. */
+async function promoteRelease(
+  kube: Kube,
+  store: RolloutStore,
+  router: TrafficRouter,
+  notifier: Notifier,
+  v: Versioned,
+  secretValues: Readonly<Record<string, string>>,
+  opts: DriveOptions,
+): Promise<RolloutState> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const s = v.state;
+  emit({ type: 'stage', message: `promoting ${s.image}: rolling stable to the new version` });
+  const result = await deploy(kube, s.spec, {
+    image: s.image,
+    ...(s.version ? { version: s.version } : {}),
+    secretValues,
+    timeoutMs: opts.rolloutTimeoutMs ?? 300_000,
+    ...(opts.actor ? { actor: opts.actor } : {}),
+    onEvent: (e) =>
+      emit(
+        e.type === 'stage' || e.type === 'warning'
+          ? { type: e.type === 'stage' ? 'stage' : 'warning', message: `deploy: ${e.message}` }
+          : {
+              type: 'progress',
+              message: e.type === 'progress' ? e.message : `${e.type} ${e.object}`,
+            },
+      ),
+  });
+  const applied = await router.apply({ kind: 'stable' });
+  await removeCanary(kube, s.spec, emit);
+  const done = await store.update((x) => {
+    x.phase = result.ok ? 'promoted' : 'failed';
+    x.revision = result.revision;
+    x.canaryPercent = applied.canaryPercent;
+    x.traffic = applied.description;
+    x.finishedAt = new Date().toISOString();
+    x.message = result.ok
+      ? `revision ${result.revision} deployed: ${result.message}`
+      : `promotion failed: ${result.message}` +
+        (result.rolledBackTo !== undefined
+          ? `; stable is back on revision ${result.rolledBackTo}`
+          : '');
+  });
+  emit({ type: 'stage', message: done.state.message ?? done.state.phase });
+  await notify(notifier, done.state, result.ok ? 'promoted' : 'failed', done.state.message ?? '');
+  return done.state;
+}
+
+async function removeCanary(
+  kube: Kube,
+  spec: ServiceSpec,
+  emit: (e: RolloutEvent) => void,
+): Promise<void> {
+  const name = canaryName(spec);
+  const refs: KubeObject[] = [
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: spec.namespace } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: spec.namespace } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${name}-config`, namespace: spec.namespace },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${name}-secrets`, namespace: spec.namespace },
+    },
+  ];
+  for (const r of refs) {
+    if (await kube.delete(r)) emit({ type: 'progress', message: `deleted ${describeObject(r)}` });
+  }
+}
