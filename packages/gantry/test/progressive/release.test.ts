@@ -330,6 +330,48 @@ analysis:
 });
 
 test(
+  'a blue-green release previews, switches all traffic, and is promoted',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const load = apiLoad(60, 240_000);
+    const file = writeSpec({
+      version: '6.0.0',
+      release: `
+strategy: blueGreen
+blueGreen: { autoSwitch: true, observe: 6s }
+analysis:
+  interval: 2s
+  minStepDuration: 8s
+  requests: { selector: 'route!~"/healthz|/readyz|/metrics|/version"' }
+`,
+    });
+    const run1 = gantryAsync(['release', 'start', '-f', file, '--image', image]);
+    t.after(async () => {
+      await load.stop();
+      await abortLeftover(file);
+    });
+    // While previewing, only the gray header reaches the new version.
+    await eventually('the preview', 120_000, async () => {
+      const s = await status(file);
+      return s.phase === 'progressing' && s.traffic?.startsWith('gray: no users') ? s : undefined;
+    });
+    const preview = await once(`${GATEWAY}/version`, {
+      host,
+      headers: { 'x-gantry-track': 'canary' },
+    });
+    assert.equal(preview.version, '6.0.0');
+    const r = await run1.result;
+    const samples = await load.stop();
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /step 2\/2: 100% of requests to canary/);
+    assert.equal((await status(file)).phase, 'promoted');
+    assert.equal((await once(`${GATEWAY}/version`, { host })).version, '6.0.0');
+    const failed = samples.filter((x) => x.status !== 200);
+    assert.equal(failed.length, 0, JSON.stringify(failed.slice(0, 5)));
+  },
+);
+
+test(
   'a gantry killed mid-release is taken over by resume',
   { skip, timeout: 300_000 },
   async (t) => {
