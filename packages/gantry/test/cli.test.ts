@@ -27,3 +27,17 @@ test('an unknown flag is a usage error with exit code 2', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown option/);
 });
+
+test('gantry release --help teaches the commands; start needs --image', () => {
+  const help = spawnSync(process.execPath, [bin, 'release', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  for (const c of ['start', 'status', 'pause', 'resume', 'promote', 'abort']) {
+    assert.match(help.stdout, new RegExp(`\\n\\s+${c}\\b`));
+  }
+  assert.match(help.stdout, /gantry release start -f/);
+  const r = spawnSync(process.execPath, [bin, 'release', 'start', '-f', 'x.yaml'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--image/);
+});

@@ -21,7 +21,8 @@ Exit codes:
   1  unexpected failure
   2  bad usage (unknown flag, missing argument)
   3  invalid input (spec, secret source or flag value); nothing was changed
-  4  deploy or rollout failed (the service was returned to its last good release)
+  4  deploy or rollout failed (the service was returned to its last good release),
+     or a progressive release was aborted (all traffic is back on stable)
   5  locked: another gantry is working on this service
   6  the cluster refused the request or could not be reached
 `;
