@@ -330,7 +330,7 @@ analysis:
 });
 
 test(
-  'a blue-green release previews, switches all traffic, and is promoted',
+  'a blue-green release waits at its gate; resume switches, pause holds, promote finishes, from another terminal',
   { skip, timeout: 300_000 },
   async (t) => {
     const load = apiLoad(60, 240_000);
@@ -338,10 +338,10 @@ test(
       version: '6.0.0',
       release: `
 strategy: blueGreen
-blueGreen: { autoSwitch: true, observe: 6s }
+blueGreen: { observe: 10m }
 analysis:
   interval: 2s
-  minStepDuration: 8s
+  minStepDuration: 4s
   requests: { selector: 'route!~"/healthz|/readyz|/metrics|/version"' }
 `,
     });
@@ -350,20 +350,38 @@ analysis:
       await load.stop();
       await abortLeftover(file);
     });
-    // While previewing, only the gray header reaches the new version.
-    await eventually('the preview', 120_000, async () => {
+    // The preview waits at its manual gate; only the gray header reaches the new version.
+    await eventually('the preview to wait at its gate', 120_000, async () => {
       const s = await status(file);
-      return s.phase === 'progressing' && s.traffic?.startsWith('gray: no users') ? s : undefined;
+      return s.phase === 'paused' ? s : undefined;
     });
     const preview = await once(`${GATEWAY}/version`, {
       host,
       headers: { 'x-gantry-track': 'canary' },
     });
     assert.equal(preview.version, '6.0.0');
+    assert.notEqual((await once(`${GATEWAY}/version`, { host })).version, '6.0.0');
+
+    const resumed = await gantry(['release', 'resume', '-f', file]);
+    assert.equal(resumed.status, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stderr, /asked the gantry driving this release to resume/);
+    await eventually('the switch', 60_000, async () => {
+      const s = await status(file);
+      return s.traffic?.startsWith('100%') ? s : undefined;
+    });
+    await eventually('all traffic on the new version', 30_000, async () =>
+      (await once(`${GATEWAY}/version`, { host })).version === '6.0.0' ? true : undefined,
+    );
+
+    const paused = await gantry(['release', 'pause', '-f', file]);
+    assert.equal(paused.status, 0, paused.stdout + paused.stderr);
+    assert.equal((await status(file)).phase, 'paused');
+
+    const promoted = await gantry(['release', 'promote', '-f', file]);
+    assert.equal(promoted.status, 0, promoted.stdout + promoted.stderr);
     const r = await run1.result;
     const samples = await load.stop();
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stderr, /step 2\/2: 100% of requests to canary/);
     assert.equal((await status(file)).phase, 'promoted');
     assert.equal((await once(`${GATEWAY}/version`, { host })).version, '6.0.0');
     const failed = samples.filter((x) => x.status !== 200);
