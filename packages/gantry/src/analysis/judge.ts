@@ -212,7 +212,10 @@ export function slowRateCheck(
       threshold: `analysis.latency.slowThreshold unset; derived from the stable P99 once stable has latency data`,
     };
   }
-  const src = m.slowThresholdSource === 'configured' ? 'configured' : 'stable P99, bucket-rounded';
+  const src =
+    m.slowThresholdSource === 'configured'
+      ? 'configured'
+      : 'stable P99, at least 25ms, bucket-rounded';
   return sequentialCheck({
     name: 'slow-rate',
     what: `> ${_dur(thr)}`,

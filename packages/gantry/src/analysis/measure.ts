@@ -194,9 +194,13 @@ export function diffSamples(later?: TrackSample, earlier?: TrackSample): TrackSa
 
 /**
  * A Measurement from the two tracks' counts over a window. The slow threshold is the
- * configured one, else the stable track's P99 rounded up to a histogram bucket boundary
- * (so "slow" is exact, not interpolated, and stable is slow in at most ~1 % of requests).
+ * configured one, else stable's P99 (at least 25 ms), rounded up to a histogram
+ * bucket boundary (so "slow" is exact, not interpolated, and stable is slow in
+ * well under 1 % of requests).
  */
+/** A derived slow threshold is never below this. */
+export const SLOW_FLOOR_SECONDS = 0.025;
+
 export function measurementFromSamples(
   stable: TrackSample,
   canary: TrackSample,
@@ -209,8 +213,13 @@ export function measurementFromSamples(
     threshold = configured;
     source = 'configured';
   } else {
+    // Never under 25 ms: fresh canary pods (cold JIT, new connection pools) and
+    // sub-millisecond noise must not count as a regression, while a regression users
+    // notice still does. With a 1 ms P99 alone, a good canary's warm-up requests were
+    // "slow" (seen in bench/canary: 5 of 12 good releases aborted).
     const p99 = histogramQuantile(0.99, stable.buckets);
-    const ceil = p99 === undefined ? undefined : bucketCeil(p99, stable.buckets);
+    const floor = p99 === undefined ? undefined : Math.max(p99, SLOW_FLOOR_SECONDS);
+    const ceil = floor === undefined ? undefined : bucketCeil(floor, stable.buckets);
     if (ceil !== undefined) {
       threshold = ceil;
       source = 'stable-p99';

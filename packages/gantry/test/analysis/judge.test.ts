@@ -74,7 +74,10 @@ test('a +200 ms canary aborts on the slow rate', (t) => {
     assert.equal(r.decision.verdict, 'abort', `seed ${seed}: ${r.decision.summary}`);
     const slow = r.decision.checks.find((c) => c.name === 'slow-rate');
     assert.equal(slow?.verdict, 'abort');
-    assert.match(slow?.threshold ?? '', /slow = over (50|100)ms \(stable P99, bucket-rounded\)/);
+    assert.match(
+      slow?.threshold ?? '',
+      /slow = over (50|100)ms \(stable P99, at least 25ms, bucket-rounded\)/,
+    );
     secs.push(r.seconds);
   }
   t.diagnostic(`+200 ms: seconds to abort median ${median(secs)}, max ${Math.max(...secs)}`);

@@ -10,6 +10,7 @@ import {
   fixedThresholdJudge,
   histogramQuantile,
   measureFromTicks,
+  measurementFromSamples,
   prometheusUrl,
   sprtBounds,
   trackQueries,
@@ -122,7 +123,9 @@ test('measureFromTicks: counts over (since, now] from cumulative ticks', () => {
   assert.equal(m.canary.requests, b.canary.requests - a.canary.requests);
   assert.equal(m.canary.errors, b.canary.errors - a.canary.errors);
   assert.equal(m.stable.observed, m.stable.requests);
-  assert.ok(m.slowThresholdSeconds === 0.05 || m.slowThresholdSeconds === 0.1);
+  // Stable's P99 (at least 25 ms), bucket-rounded.
+  assert.ok([0.05, 0.1].includes(m.slowThresholdSeconds), String(m.slowThresholdSeconds));
+  assert.ok(m.stable.p99 !== undefined && m.stable.p99 <= m.slowThresholdSeconds);
   assert.ok(m.stable.p99 !== undefined && m.stable.p99 <= m.slowThresholdSeconds);
   // A configured threshold wins.
   assert.equal(measureFromTicks(ticks, t0, t0 + 20, spec, 0.25).slowThresholdSeconds, 0.25);
@@ -179,4 +182,33 @@ test('Flagger-style judge: 60 s interval, 1 m window, rollback after the thresho
   const s = fixedThresholdJudge(slow);
   assert.match(s.checks[0]?.reason ?? '', /request duration P99 \d+ms > 500ms/);
   assert.equal(s.abortAt, t0 + 120);
+});
+
+test('a derived slow threshold is never under 25 ms: a fast stable does not make warm-up requests slow', () => {
+  // Stable answers everything within 1 ms; the canary's first requests take 2-10 ms.
+  const le = (counts: number[]) =>
+    Object.fromEntries(
+      ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '+Inf'].map((k, i) => [k, counts[i]]),
+    ) as Record<string, number>;
+  const stable = {
+    requests: 1000,
+    errors: 0,
+    buckets: le([1000, 1000, 1000, 1000, 1000, 1000, 1000]),
+  };
+  const canary = { requests: 100, errors: 0, buckets: le([40, 70, 90, 100, 100, 100, 100]) };
+  const m = measurementFromSamples(stable, canary, {
+    at: new Date(0),
+    windowSeconds: 10,
+    spec: analysisSpec(),
+  });
+  assert.equal(m.slowThresholdSeconds, 0.025);
+  assert.equal(m.canary.slow, 0);
+  // A configured threshold still wins.
+  const strict = measurementFromSamples(stable, canary, {
+    at: new Date(0),
+    windowSeconds: 10,
+    spec: analysisSpec(),
+    slowThresholdSeconds: 0.005,
+  });
+  assert.equal(strict.canary.slow, 10);
 });
