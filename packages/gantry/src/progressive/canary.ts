@@ -2,7 +2,13 @@
 // rendered Deployment (its pods labelled gantry.dev/track=canary, its config
 // and secrets in their own ConfigMap and Secret so stable keeps its own), and
 // a Service selecting only canary pods, for the router to send traffic to.
-import { TRACK_LABEL, renderService, trackSelector } from '../render/index.js';
+import {
+  TRACK_LABEL,
+  configMapName,
+  renderService,
+  secretName,
+  trackSelector,
+} from '../render/index.js';
 import type { KubeObject, RenderOptions } from '../render/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { canaryName } from '../traffic/router.js';
@@ -11,13 +17,34 @@ export { canaryName };
 
 type Obj = Record<string, unknown>;
 
+/** The canary's name for one of the service's objects: <name>-x becomes <name>-canary-x. */
+function canaryObjectName(spec: ServiceSpec, stableName: string): string {
+  return stableName.startsWith(spec.name)
+    ? canaryName(spec) + stableName.slice(spec.name.length)
+    : stableName;
+}
+
+/** References to every object renderCanary can produce (for removing the canary). */
+export function canaryRefs(spec: ServiceSpec): KubeObject[] {
+  const ref = (apiVersion: string, kind: string, stableName: string): KubeObject => ({
+    apiVersion,
+    kind,
+    metadata: { name: canaryObjectName(spec, stableName), namespace: spec.namespace },
+  });
+  return [
+    ref('apps/v1', 'Deployment', spec.name),
+    ref('v1', 'Service', spec.name),
+    ref('v1', 'ConfigMap', configMapName(spec)),
+    ref('v1', 'Secret', secretName(spec)),
+  ];
+}
+
 /** ConfigMap, Secret, Deployment and Service of the canary, in apply order. */
 export function renderCanary(
   spec: ServiceSpec,
   opts: RenderOptions & { replicas: number },
 ): KubeObject[] {
-  const name = canaryName(spec);
-  const rename = (n: string) => (n.startsWith(spec.name) ? name + n.slice(spec.name.length) : n);
+  const rename = (n: string) => canaryObjectName(spec, n);
   const out: KubeObject[] = [];
   for (const original of renderService(spec, opts)) {
     if (!['ConfigMap', 'Secret', 'Deployment', 'Service'].includes(original.kind)) continue;

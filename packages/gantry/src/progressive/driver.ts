@@ -17,12 +17,11 @@ import { deploy } from '../release/deploy.js';
 import { sha256 } from '../release/record.js';
 import { acquireLock, defaultHolder } from '../release/lock.js';
 import type { Lock } from '../release/lock.js';
-import type { KubeObject } from '../render/index.js';
 import { resolveSecretValues } from '../spec/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { routerFor, routerKind } from '../traffic/index.js';
 import type { TrafficRouter } from '../traffic/index.js';
-import { canaryName, renderCanary } from './canary.js';
+import { canaryName, canaryRefs, renderCanary } from './canary.js';
 import { planSteps, trafficFor } from './plan.js';
 import { RolloutStore, TERMINAL_PHASES, isActive } from './state.js';
 import type { RolloutAction, RolloutState, Versioned } from './state.js';
@@ -597,21 +596,7 @@ async function removeCanary(
   spec: ServiceSpec,
   emit: (e: RolloutEvent) => void,
 ): Promise<void> {
-  const name = canaryName(spec);
-  const refs: KubeObject[] = [
-    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: spec.namespace } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: spec.namespace } },
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: `${name}-config`, namespace: spec.namespace },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: `${name}-secrets`, namespace: spec.namespace },
-    },
-  ];
+  const refs = canaryRefs(spec);
   for (const r of refs) {
     if (await kube.delete(r)) emit({ type: 'progress', message: `deleted ${describeObject(r)}` });
   }

@@ -7,7 +7,13 @@ export {
   TERMINAL_PHASES,
   assertNoActiveRelease,
 } from './state.js';
-export type { RolloutState, RolloutPhase, RolloutAction, DecisionRecord } from './state.js';
+export type {
+  RolloutState,
+  RolloutPhase,
+  RolloutAction,
+  DecisionRecord,
+  CheckRecord,
+} from './state.js';
 export { planSteps, trafficFor } from './plan.js';
 export type { PlannedStep } from './plan.js';
 export { renderCanary, canaryName } from './canary.js';

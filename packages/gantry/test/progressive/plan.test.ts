@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { parseSpec } from '../../src/spec/index.js';
 import type { ServiceSpec } from '../../src/spec/index.js';
 import { planSteps, trafficFor } from '../../src/progressive/plan.js';
-import { renderCanary } from '../../src/progressive/canary.js';
+import { canaryRefs, renderCanary } from '../../src/progressive/canary.js';
 import { renderService } from '../../src/render/index.js';
 
 function spec(release: string, extra = ''): ServiceSpec {
@@ -145,4 +145,12 @@ test('the canary runs beside stable: own name, track label, config and secrets; 
   const svc = objs.find((o) => o.kind === 'Service') as Any;
   assert.equal(svc.spec.selector['gantry.dev/track'], 'canary');
   assert.equal(svc.spec.type, 'ClusterIP');
+});
+
+test('canaryRefs names exactly the objects renderCanary renders (what abort and promote remove)', () => {
+  const s = spec('strategy: canary');
+  const rendered = renderCanary(s, { image: 'x:2', secretValues: { TOKEN: 't' }, replicas: 1 });
+  const key = (o: { kind: string; metadata: { name: string; namespace?: string } }) =>
+    `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+  assert.deepEqual(canaryRefs(s).map(key).sort(), rendered.map(key).sort());
 });

@@ -3,12 +3,22 @@
 // in the cluster; any of these commands may run from any terminal.
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { DriveOptions, RolloutEvent, RolloutState } from '../../progressive/index.js';
+import type {
+  CheckRecord,
+  DriveOptions,
+  RolloutEvent,
+  RolloutState,
+} from '../../progressive/index.js';
 import { loadSpecFile } from '../../spec/index.js';
 import { globals, parseDuration } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson } from '../output.js';
 import type { OutputFormat } from '../output.js';
+
+/** One check of a verdict: metric, canary vs stable, statistic, threshold. */
+function checkLine(c: CheckRecord): string {
+  return `    ${c.verdict.padEnd(8)} ${c.name}: canary ${c.canary} vs stable ${c.baseline}; ${c.statistic} (threshold ${c.threshold})\n`;
+}
 
 function eventPrinter(format: OutputFormat): (e: RolloutEvent) => void {
   const t0 = Date.now();
@@ -21,11 +31,7 @@ function eventPrinter(format: OutputFormat): (e: RolloutEvent) => void {
         `${t}     judge (step ${e.step + 1}): ${d.verdict.toUpperCase()} ` +
           `(confidence ${(d.confidence * 100).toFixed(1)}%): ${d.summary}\n`,
       );
-      for (const c of d.checks) {
-        process.stderr.write(
-          `${' '.repeat(t.length)}       ${c.verdict.padEnd(8)} ${c.name}: canary ${c.canary} vs stable ${c.baseline}; ${c.statistic} (threshold ${c.threshold})\n`,
-        );
-      }
+      for (const c of d.checks) process.stderr.write(`${' '.repeat(t.length)}   ${checkLine(c)}`);
       return;
     }
     const line =
@@ -63,11 +69,7 @@ function report(format: OutputFormat, s: RolloutState): void {
   const last = s.decisions.at(-1);
   if (last) {
     process.stdout.write(`  last verdict (${last.at}): ${last.summary}\n`);
-    for (const c of last.checks) {
-      process.stdout.write(
-        `    ${c.verdict.padEnd(8)} ${c.name}: canary ${c.canary} vs stable ${c.baseline}; ${c.statistic} (threshold ${c.threshold})\n`,
-      );
-    }
+    for (const c of last.checks) process.stdout.write(checkLine(c));
   }
 }
 
