@@ -89,12 +89,28 @@ test('measure() and recordTicks() count real traffic from real series', { skip }
     },
   };
 
-  const since = new Date();
   const get = async (path: string, q: string) => {
     const res = await fetch(`${base}${path}?query=${encodeURIComponent(q)}`);
     await res.text();
     return res.status;
   };
+  const scrapedAfter = (label: string, t: number) =>
+    eventually(label, 20_000, async () => {
+      const ts = await prom.query('timestamp(up{job="prometheus"})');
+      return (ts[0]?.value ?? 0) > t ? true : undefined;
+    });
+  // Prometheus counting itself: when it restarted a moment ago (CI starts the cluster),
+  // its store still holds the last incarnation's values, and a first scrape whose new
+  // counts happen to be no lower than the old ones cannot be told from growth (the same
+  // limit rate() has). Give every series the test reads a sample of this incarnation
+  // before the range starts: one good and one bad query to each handler, then a scrape.
+  for (const path of ['/api/v1/parse_query', '/api/v1/format_query']) {
+    await get(path, 'sum(up)');
+    await get(path, 'sum(up');
+  }
+  await scrapedAfter('a scrape before the range', Date.now() / 1000);
+
+  const since = new Date();
   const statuses: number[] = [];
   for (let i = 0; i < 15; i++) statuses.push(await get('/api/v1/parse_query', 'sum(up)'));
   for (let i = 0; i < 12; i++) statuses.push(await get('/api/v1/format_query', 'sum(up)'));
@@ -105,11 +121,7 @@ test('measure() and recordTicks() count real traffic from real series', { skip }
     'the bad queries are answered 400 and the others 200',
   );
   const trafficEnd = Date.now() / 1000;
-  // Wait for a scrape of Prometheus that began after the traffic.
-  await eventually('a scrape after the traffic', 20_000, async () => {
-    const ts = await prom.query('timestamp(up{job="prometheus"})');
-    return (ts[0]?.value ?? 0) > trafficEnd ? true : undefined;
-  });
+  await scrapedAfter('a scrape after the traffic', trafficEnd);
   // A whole number of seconds after since, so recordTicks' 1 s grid ends on it.
   const now = new Date(since.getTime() + Math.ceil((Date.now() - since.getTime()) / 1000) * 1000);
   await sleep(Math.max(0, now.getTime() - Date.now()));
