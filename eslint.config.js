@@ -7,6 +7,7 @@ export default tseslint.config(
   {
     ignores: [
       '**/dist/**',
+      'packages/gantry/bundle/**',
       '**/node_modules/**',
       'hack/cluster/kube/**',
       '**/src/validate/generated/**',

@@ -2,7 +2,7 @@
 # The README's test command (`npm test`): installs what the tests need, then runs
 # every check and test. Steps:
 #   1. Debian packages and npm dependencies
-#   2. build (tsc -b), lint (eslint, prettier, gofmt, go vet), typecheck the tests
+#   2. build (tsc -b, then the CLI bundle), lint (eslint, prettier, gofmt, go vet), typecheck the tests
 #   3. start the private PostgreSQL server and the local Kubernetes cluster
 #   4. Go tests, then every TypeScript test file in one `node --test` run
 #      (its summary is the last thing printed)
@@ -26,7 +26,7 @@ else
 fi
 
 section "build"
-npx tsc -b
+npm run build --silent
 
 section "lint and format"
 npx eslint .

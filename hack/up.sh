@@ -16,7 +16,7 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund
 fi
 echo "== build"
-npx tsc -b
+npm run build --silent
 
 if [[ -z ${KUBECONFIG:-} ]]; then
   echo "== local cluster"

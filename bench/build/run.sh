@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-npx tsc -b
+npm run build --silent
 hack/cluster/cluster up >/dev/null
 eval "$(hack/cluster/cluster env)"
 
@@ -33,7 +33,7 @@ build() {
 
 read -r cold_s cold_b < <(build)
 echo "// bench: one-line change $(date +%s%N)" >>"$app"
-npx tsc -b
+npm run build --silent
 read -r warm_s warm_b < <(build)
 
 printf '\nbench/build — %s — user-service, %s cores\n' "$(date -u +%FT%TZ)" "$(nproc)"

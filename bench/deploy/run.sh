@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-npx tsc -b
+npm run build --silent
 hack/cluster/cluster up >/dev/null
 eval "$(hack/cluster/cluster env)"
 if [[ -x hack/tools/build-helm.sh ]]; then

@@ -8,9 +8,16 @@ import { dirname, join } from 'node:path';
 export function gantryRepo(): string | undefined {
   const fromEnv = process.env.GANTRY_REPO;
   if (fromEnv && existsSync(join(fromEnv, 'hack/cluster/cluster'))) return fromEnv;
-  // packages/gantry/dist/up/local-cluster.js -> repository root
-  const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
-  return existsSync(join(root, 'hack/cluster/cluster')) ? root : undefined;
+  // This file runs from packages/gantry/dist/up/ or, bundled, from packages/gantry/bundle/:
+  // the nearest directory above it with hack/cluster/cluster is the checkout.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'hack/cluster/cluster'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
 }
 
 export class LocalClusterError extends Error {
