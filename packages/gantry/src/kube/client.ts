@@ -134,11 +134,19 @@ export class Kube {
   }
 
   /** Deletes an object; true when it existed. Dependents are deleted in the background. */
-  async delete(ref: ObjectRef): Promise<boolean> {
+  /**
+   * Deletes an object; false when it was already gone. With `preconditions`, the API server
+   * deletes only the object of that uid / resourceVersion and answers 409 otherwise.
+   */
+  async delete(
+    ref: ObjectRef,
+    preconditions?: { uid?: string; resourceVersion?: string },
+  ): Promise<boolean> {
     const res = await this.http.request('DELETE', await this.objectPath(ref), {
       apiVersion: 'v1',
       kind: 'DeleteOptions',
       propagationPolicy: 'Background',
+      ...(preconditions ? { preconditions } : {}),
     });
     if (res.status === 404) return false;
     if (res.status >= 300)

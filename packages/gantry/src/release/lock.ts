@@ -103,6 +103,7 @@ export async function acquireLock(
 
   const lost = new AbortController();
   let released = false;
+  let renewing: Promise<void> | undefined;
   const renew = async () => {
     const next = structuredClone(current);
     next.spec = { ...next.spec, renewTime: microTime(new Date()) as unknown as Date };
@@ -110,9 +111,11 @@ export async function acquireLock(
   };
   const timer = setInterval(
     () => {
-      renew().catch(() => {
-        if (!released) lost.abort(new Error(`lost the lock on ${service}: lease renewal failed`));
-      });
+      renewing ??= renew()
+        .catch(() => {
+          if (!released) lost.abort(new Error(`lost the lock on ${service}: lease renewal failed`));
+        })
+        .finally(() => (renewing = undefined));
     },
     Math.max(1000, (ttlSeconds * 1000) / 3),
   );
@@ -125,7 +128,17 @@ export async function acquireLock(
     async release() {
       released = true;
       clearInterval(timer);
-      await kube.delete(current as unknown as KubeObject).catch(() => undefined);
+      await renewing;
+      // Only the lease as this holder last wrote it: after a lapse (a stalled process, a
+      // lost renewal) another gantry may have taken it over, and its lock must stay. A
+      // release that fails leaves the lease to expire.
+      const { uid, resourceVersion } = current.metadata ?? {};
+      await kube
+        .delete(current as unknown as KubeObject, {
+          ...(uid ? { uid } : {}),
+          ...(resourceVersion ? { resourceVersion } : {}),
+        })
+        .catch(() => undefined);
     },
   };
 }
