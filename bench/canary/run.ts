@@ -19,6 +19,7 @@ import {
 import { parseSpec } from '../../packages/gantry/src/spec/index.js';
 import { Load, once } from '../../hack/cluster/test/load.js';
 import type { Sample } from '../../hack/cluster/test/load.js';
+import { userServiceSpec } from '../../hack/cluster/test/user-service-spec.js';
 
 const GOOD = Number(process.env.BENCH_GOOD ?? 20);
 const BAD = Number(process.env.BENCH_BAD ?? 20);
@@ -52,27 +53,18 @@ const RELEASE = `release:
 
 function specFile(image: string, version: string, config: Record<string, string>): string {
   const file = join(work, `gantry-${version}.yaml`);
-  const cfg = Object.entries({ LOG_LEVEL: 'warn', ...config })
-    .map(([k, v]) => `${k}: '${v}'`)
-    .join(', ');
   writeFileSync(
     file,
-    `apiVersion: gantry.dev/v1alpha1
-name: users
-namespace: ${ns}
-image: ${image}
-build: { kind: node, context: ${join(root, 'services/user-service')} }
-replicas: 2
-ports: [{ name: http, containerPort: 8080, servicePort: 80 }]
-env: { CONFIG_DIR: /etc/app/config, SECRETS_DIR: /etc/app/secrets, BUILD_VERSION: '${version}' }
-config: { ${cfg} }
-secrets: { DATABASE_URL: { fromEnv: BENCH_DATABASE_URL } }
-resources: { requests: { cpu: 50m, memory: 64Mi } }
-probes:
-  readiness: { path: /readyz, periodSeconds: 1, failureThreshold: 1 }
-metrics: { path: /metrics }
-routes: [{ hostnames: [${host}], gateway: gantry-system/gantry }]
-${RELEASE}`,
+    userServiceSpec({
+      namespace: ns,
+      image,
+      serviceDir: join(root, 'services/user-service'),
+      version,
+      config,
+      databaseUrlEnv: 'BENCH_DATABASE_URL',
+      host,
+      release: RELEASE,
+    }),
   );
   return file;
 }

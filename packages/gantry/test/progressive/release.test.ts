@@ -22,6 +22,7 @@ import {
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 import { Load, once } from '../../../../hack/cluster/test/load.js';
+import { userServiceSpec } from '../../../../hack/cluster/test/user-service-spec.js';
 
 const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const serviceDir = fileURLToPath(new URL('../../../../services/user-service', import.meta.url));
@@ -57,34 +58,26 @@ interface SpecFields {
 function writeSpec(f: SpecFields): string {
   const file = join(work, `gantry-${f.version}.yaml`);
   const port = (hook.address() as { port: number }).port;
-  const config = Object.entries({ LOG_LEVEL: 'warn', ...f.config })
-    .map(([k, v]) => `${k}: '${v}'`)
-    .join(', ');
-  writeFileSync(
-    file,
-    `apiVersion: gantry.dev/v1alpha1
-name: users
-namespace: ${ns}
-image: ${image}
-build: { kind: node, context: ${serviceDir} }
-replicas: 2
-ports: [{ name: http, containerPort: 8080, servicePort: 80 }]
-env: { CONFIG_DIR: /etc/app/config, SECRETS_DIR: /etc/app/secrets, BUILD_VERSION: '${f.version}' }
-config: { ${config} }
-secrets: { DATABASE_URL: { fromEnv: IT_DATABASE_URL } }
-resources: { requests: { cpu: 50m, memory: 64Mi } }
-probes:
-  readiness: { path: /readyz, periodSeconds: 1, failureThreshold: 1 }
-metrics: { path: /metrics }
-routes: [{ hostnames: [${host}], gateway: gantry-system/gantry }]
-release:
+  const release = `release:
 ${f.release
   .trim()
   .split('\n')
   .map((l) => `  ${l}`)
   .join('\n')}
   notify: [{ url: 'http://127.0.0.1:${port}/hook' }]
-`,
+`;
+  writeFileSync(
+    file,
+    userServiceSpec({
+      namespace: ns,
+      image,
+      serviceDir,
+      version: f.version,
+      ...(f.config ? { config: f.config } : {}),
+      databaseUrlEnv: 'IT_DATABASE_URL',
+      host,
+      release,
+    }),
   );
   return file;
 }
