@@ -133,10 +133,10 @@ export class Kube {
     return this.json<T>('PUT', await this.objectPath(obj), obj, `replace ${describeObject(obj)}`);
   }
 
-  /** Deletes an object; true when it existed. Dependents are deleted in the background. */
   /**
-   * Deletes an object; false when it was already gone. With `preconditions`, the API server
-   * deletes only the object of that uid / resourceVersion and answers 409 otherwise.
+   * Deletes an object; true when it existed. Dependents are deleted in the background. With
+   * `preconditions`, the API server deletes only the object of that uid / resourceVersion and
+   * answers 409 otherwise.
    */
   async delete(
     ref: ObjectRef,
