@@ -2,6 +2,7 @@
 // and a lazily loaded cluster client; plus the duration flags they share.
 import type { Command } from 'commander';
 import type { Kube } from '../kube/client.js';
+import { parseDuration as specDuration } from '../spec/duration.js';
 import { parseFormat, UsageError } from './output.js';
 import type { OutputFormat } from './output.js';
 
@@ -26,9 +27,12 @@ export function globals(cmd: Command): { format: OutputFormat; kube: () => Promi
   };
 }
 
+/** Milliseconds in a duration flag: 1500ms, 90s, 5m, 1h, or a bare number of seconds. */
 export function parseDuration(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new UsageError(`invalid duration "${v}" (examples: 90s, 5m, 1500ms)`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  const t = v.trim();
+  try {
+    return Math.round(specDuration(/^\d+(?:\.\d+)?$/.test(t) ? `${t}s` : t) * 1000);
+  } catch {
+    throw new UsageError(`invalid duration "${v}" (examples: 90s, 5m, 1500ms)`);
+  }
 }

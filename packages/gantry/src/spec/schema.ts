@@ -1,6 +1,7 @@
 // The service spec (gantry.yaml): one typed schema with defaults, from which
 // validation, TypeScript types and the editor JSON Schema all derive.
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 export const SPEC_API_VERSION = 'gantry.dev/v1alpha1';
 
@@ -79,12 +80,7 @@ const duration = z
   .transform((v) => (typeof v === 'number' ? v : parseDuration(v)));
 
 /** Seconds in a duration string such as 500ms, 30s, 2m or 1h. */
-export function parseDuration(v: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(v);
-  if (!m) throw new Error(`not a duration: ${v}`);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
+export { parseDuration };
 
 const ratio = z.number().min(0).max(1);
 
