@@ -27,8 +27,13 @@ ensure_packages() {
 }
 
 # ---- host networking ---------------------------------------------------------
+# `ip ... | grep -q` is not a safe test under pipefail: grep exits at the first match, ip
+# may still be writing (it flushes per line) and dies of SIGPIPE, and the pipeline fails
+# although the address is there. has() reads the whole output first.
+has() { grep -qe "$1" <<<"$2"; }
+
 setup_host_network() {
-  ip addr show dev lo | grep -q " $NODE_IP/32" || ip addr add "$NODE_IP/32" dev lo
+  has " $NODE_IP/32" "$(ip addr show dev lo)" || ip addr add "$NODE_IP/32" dev lo
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || warn "bridge netfilter unavailable"
   # The pod bridge exists before any pod (the CNI bridge plugin adopts it), so
@@ -36,13 +41,13 @@ setup_host_network() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -q " ${NODE_POD_CIDR%.*}.1/" || ip addr add "${NODE_POD_CIDR%.*}.1/${NODE_POD_CIDR#*/}" dev "$BRIDGE"
+  has " ${NODE_POD_CIDR%.*}.1/" "$(ip addr show dev "$BRIDGE")" || ip addr add "${NODE_POD_CIDR%.*}.1/${NODE_POD_CIDR#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # Cluster addresses must never leave the machine. Service IPs route to the
   # bridge (kube-proxy DNATs them to pod IPs on the way out; a blackhole route
   # would fail connect() before the DNAT); the rest of the pod range is dropped.
-  ip route show "$SERVICE_CIDR" | grep -q "dev $BRIDGE" || ip route replace "$SERVICE_CIDR" dev "$BRIDGE"
-  ip route show type blackhole | grep -q "^blackhole $POD_CIDR" || ip route add blackhole "$POD_CIDR" metric 4000
+  has "dev $BRIDGE" "$(ip route show "$SERVICE_CIDR")" || ip route replace "$SERVICE_CIDR" dev "$BRIDGE"
+  has "^blackhole $POD_CIDR" "$(ip route show type blackhole)" || ip route add blackhole "$POD_CIDR" metric 4000
   # Pods may talk to each other, to Services and to this host, but nothing
   # they send is forwarded out of the machine.
   iptables -N GANTRY-FENCE 2>/dev/null || true
