@@ -41,11 +41,13 @@ export class SqliteUserRepository implements UserRepository {
   /** path is a file path or ":memory:". Runs migrations. */
   constructor(path: string) {
     this.db = new Database(path);
+    // Before anything that locks: switching a fresh file to WAL takes an exclusive lock,
+    // and without a busy timeout a second process opening it at once fails SQLITE_BUSY.
+    this.db.pragma('busy_timeout = 5000');
     if (path !== ':memory:') {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
     }
-    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migration = migrateSqlite(this.db);
     this.stmts = {

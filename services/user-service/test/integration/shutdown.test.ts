@@ -26,8 +26,9 @@ function freshGet(url: string): Promise<number> {
 }
 
 test('SIGTERM drains, finishes in-flight requests and exits 0', async () => {
-  // API requests outlast the drain delay, so they are still in flight when the listener closes.
-  writeKeys(cfg, { FAULT_LATENCY_MS: '2500' }); // ops routes are never delayed
+  // API requests outlast the drain delay, so they are still in flight when the listener closes
+  // (by 2.3 s: with 1 s to spare, a CI run on a loaded machine once saw one finish first).
+  writeKeys(cfg, { FAULT_LATENCY_MS: '4000' }); // ops routes are never delayed
   svc = await spawnService({
     CONFIG_DIR: cfg,
     SHUTDOWN_DRAIN_DELAY_MS: '1500',
