@@ -7,11 +7,7 @@
 #   bash bench/build/run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
-npm run build --silent
-hack/cluster/cluster up >/dev/null
-eval "$(hack/cluster/cluster env)"
+source "$ROOT/bench/prepare.sh"
 
 work=$(mktemp -d)
 app=services/user-service/src/app.ts

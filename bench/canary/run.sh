@@ -8,9 +8,5 @@
 #   BENCH_GOOD=4 BENCH_BAD=4 bash bench/canary/run.sh   # a quick look
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
-npm run build --silent
-hack/cluster/cluster up >/dev/null
-eval "$(hack/cluster/cluster env)"
+source "$ROOT/bench/prepare.sh"
 exec node --import tsx bench/canary/run.ts

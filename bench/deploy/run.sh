@@ -17,11 +17,7 @@
 #     bash bench/deploy/run.sh          # before/after: another gantry build as a contender
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
-npm run build --silent
-hack/cluster/cluster up >/dev/null
-eval "$(hack/cluster/cluster env)"
+source "$ROOT/bench/prepare.sh"
 if [[ -x hack/tools/build-helm.sh ]]; then
   HELM=$(bash hack/tools/build-helm.sh 2>/dev/null | tail -1) || HELM=
   export HELM
