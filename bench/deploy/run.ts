@@ -17,6 +17,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Kube } from '../../packages/gantry/src/kube/client.js';
 import { renderService, toYaml } from '../../packages/gantry/src/render/index.js';
@@ -319,6 +320,48 @@ function seenWhen(
   });
 }
 
+/** Pods of the namespace by name, as a watch last saw them (deleted ones dropped). */
+const podsSeen = new Map<string, V1Pod>();
+const podWaiters = new Set<() => void>();
+let stopPodWatch: (() => void) | undefined;
+async function watchPods(): Promise<void> {
+  stopPodWatch = await kube.watch<V1Pod>(
+    `/api/v1/namespaces/${ns}/pods`,
+    {},
+    (type, pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (type === 'DELETED') podsSeen.delete(name);
+      else podsSeen.set(name, pod);
+      for (const w of podWaiters) w();
+    },
+    () => void (stopPodWatch && watchPods()),
+  );
+}
+
+/**
+ * Resolves once Deployment `name` has exactly its replicas as pods, none of them being
+ * deleted, plus half a second for the runtime to tear the old sandboxes down.
+ */
+function podsSettled(name: string, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const mine = [...podsSeen.values()].filter(
+        (p) => p.metadata?.labels?.['app.kubernetes.io/name'] === name,
+      );
+      if (mine.length !== replicas || mine.some((p) => p.metadata?.deletionTimestamp)) return;
+      podWaiters.delete(check);
+      clearTimeout(timer);
+      setTimeout(resolve, 500);
+    };
+    const timer = setTimeout(() => {
+      podWaiters.delete(check);
+      reject(new Error(`${name}: old pods still there after ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+    podWaiters.add(check);
+    check();
+  });
+}
+
 /** Per contender and round: before the apply lands, the rollout, after it completed. */
 const phases: Record<string, { before: number; rollout: number; after: number }[]> = {};
 
@@ -333,10 +376,12 @@ async function main(): Promise<void> {
   const names = Object.keys(contenders);
   const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   await watchDeployments();
+  await watchPods();
   // Round 0 creates everything; it is not timed.
   for (const n of names) {
     await contenders[n]!('0');
     await seenWhen(deploymentOf[n]!, 0, complete);
+    await podsSettled(deploymentOf[n]!);
   }
   for (let i = 1; i <= runs; i++) {
     const order = i % 2 ? names : [...names].reverse();
@@ -348,13 +393,21 @@ async function main(): Promise<void> {
       const done = seenWhen(name, generation, complete);
       applied.catch(() => undefined);
       done.catch(() => undefined);
+      // The kubelet notices started containers at its once-a-second relist, and the moment
+      // the old pods are seen gone (after which the next contender starts) is set by that same
+      // clock. Without a random start, each contender's pods would meet the relist at a
+      // fixed phase given by how long its tool takes before the apply lands, and the rollout
+      // column would differ between contenders by up to a second for that reason alone.
+      await sleep(Math.random() * 1000);
       const t0 = performance.now();
       await contenders[n]!(String(i));
       const t1 = performance.now();
       times[n]!.push(t1 - t0);
       // A tool may return before the rollout is complete (Helm does): the next one starts
-      // only once it is, on a quiet node.
+      // only once it is, and once the old pods are gone (stopping them is the node's work
+      // too, and would slow whichever contender came next).
       const [ta, td] = [await applied, await done];
+      await podsSettled(name);
       (phases[n] ??= []).push({ before: ta - t0, rollout: td - ta, after: t1 - td });
     }
     process.stderr.write(
@@ -437,8 +490,9 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  const stop = stopWatching;
-  stopWatching = undefined;
-  stop?.();
+  // Unset first: a watch that ends restarts itself while its stop function is set.
+  const stops = [stopWatching, stopPodWatch];
+  stopWatching = stopPodWatch = undefined;
+  for (const stop of stops) stop?.();
   spawnSync('kubectl', ['delete', 'namespace', ns, '--wait=false'], { stdio: 'ignore' });
 }
