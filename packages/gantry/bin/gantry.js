@@ -17,6 +17,7 @@ const fresh = mtime('../bundle/main.cjs') >= mtime('../tsconfig.tsbuildinfo');
 const { main } = fresh
   ? (await import('./load-bundle.js')).loadBundle(
       fileURLToPath(new URL('../bundle/main.cjs', import.meta.url)),
+      process.argv.slice(2),
     )
   : await import('../dist/cli/main.js');
 

@@ -59,34 +59,53 @@ const buildInfo = fileURLToPath(new URL('../tsconfig.tsbuildinfo', import.meta.u
 const bundleFresh = existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(buildInfo).mtimeMs;
 
 test(
-  'the bundle writes its code cache once, reuses it, and replaces one V8 refuses',
+  'the bundle writes its code cache once per command, reuses it, and replaces one V8 refuses',
   { skip: bundleFresh ? false : 'bundle/main.cjs is missing or older than dist/ (npm run build)' },
   () => {
     const home = mkdtempSync(join(tmpdir(), 'gantry-cache-'));
     try {
       const env = { ...process.env, XDG_CACHE_HOME: home };
       const dir = join(home, 'gantry', 'code');
-      const gantry = () => {
-        const r = spawnSync(process.execPath, [bin, 'schema'], { encoding: 'utf8', env });
+      const gantry = (...args: string[]) => {
+        const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env });
         assert.equal(r.status, 0, r.stderr);
         return r.stdout;
       };
-      const first = gantry();
-      const files = readdirSync(dir);
-      assert.equal(files.length, 1, `one cache file: ${files.join(', ')}`);
-      const cache = join(dir, files[0]!);
-      const written = statSync(cache);
-      assert.ok(written.size > 100_000, `cache of ${written.size} bytes`);
+      const schema = gantry('schema');
+      const files = readdirSync(dir).sort();
+      assert.equal(files.length, 2, `a cache and its command list: ${files.join(', ')}`);
+      const cache = join(
+        dir,
+        files.find((f) => f.endsWith('.v8'))!,
+      );
+      const list = join(
+        dir,
+        files.find((f) => f.endsWith('.json'))!,
+      );
+      const commands = () => JSON.parse(readFileSync(list, 'utf8')) as string[];
+      assert.deepEqual(commands(), ['schema']);
+      const first = statSync(cache);
+      assert.ok(first.size > 100_000, `cache of ${first.size} bytes`);
 
-      // Accepted: the second run leaves it as it was and prints the same.
-      assert.equal(gantry(), first);
-      assert.equal(statSync(cache).mtimeMs, written.mtimeMs);
+      // Accepted and covering the command: the second run leaves it as it was.
+      assert.equal(gantry('schema'), schema);
+      assert.equal(statSync(cache).mtimeMs, first.mtimeMs);
+
+      // Another command adds what it compiled, once.
+      const help = gantry('-o', 'json', 'render', '--help');
+      const second = statSync(cache);
+      assert.notEqual(second.mtimeMs, first.mtimeMs);
+      assert.deepEqual(commands(), ['schema', 'render']);
+      assert.equal(gantry('-o', 'json', 'render', '--help'), help);
+      assert.equal(gantry('schema'), schema);
+      assert.equal(statSync(cache).mtimeMs, second.mtimeMs);
 
       // Refused (here: garbage): the run still works and writes a good cache in its place.
       writeFileSync(cache, Buffer.alloc(4096, 7));
-      assert.equal(gantry(), first);
+      assert.equal(gantry('schema'), schema);
       assert.ok(statSync(cache).size > 100_000);
-      assert.deepEqual(readdirSync(dir), files);
+      assert.deepEqual(commands(), ['schema']);
+      assert.deepEqual(readdirSync(dir).sort(), files);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
