@@ -561,6 +561,9 @@ async function promoteRelease(
     secretValues,
     timeoutMs: opts.rolloutTimeoutMs ?? 300_000,
     ...(opts.actor ? { actor: opts.actor } : {}),
+    // Traffic stays on the router's split (after a blue-green switch: all on the new
+    // version) until stable runs the new version.
+    deferRoutes: true,
     onEvent: (e) =>
       emit(
         e.type === 'stage' || e.type === 'warning'

@@ -32,6 +32,14 @@ export interface DeployOptions {
   autoRollback?: boolean;
   rollbackTimeoutMs?: number;
   actor?: string;
+  /**
+   * Apply HTTPRoutes only once the rollout is complete. A progressive release's promotion
+   * sets it: traffic stays where its router put it (all of it on the new version, after a
+   * blue-green switch) while stable rolls, and moves to stable when stable runs the new
+   * version. On a failed rollout the routes are not applied (a rollback applies the
+   * previous release's).
+   */
+  deferRoutes?: boolean;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -125,7 +133,12 @@ export async function deploy(
       stage: 'apply',
       message: `applying revision ${revision} (${objects.length} objects)`,
     });
-    const applied = await applyAll(kube, objects, emit);
+    const deferred = opts.deferRoutes ? objects.filter((o) => o.kind === 'HTTPRoute') : [];
+    const applied = await applyAll(
+      kube,
+      objects.filter((o) => !deferred.includes(o)),
+      emit,
+    );
     mark('apply');
 
     emit({ type: 'stage', stage: 'wait', message: 'waiting for the rollout' });
@@ -137,6 +150,10 @@ export async function deploy(
     });
     mark('wait');
 
+    if (rollout.ok && deferred.length) {
+      emit({ type: 'stage', stage: 'routes', message: 'rollout complete; applying the routes' });
+      await applyAll(kube, deferred, emit);
+    }
     if (rollout.ok) {
       // Prune what the running release owned, plus anything applied by
       // attempts since it (failed or interrupted) that this release lacks.

@@ -377,6 +377,7 @@ analysis:
     await eventually('all traffic on the new version', 30_000, async () =>
       (await once(`${GATEWAY}/version`, { host })).version === '6.0.0' ? true : undefined,
     );
+    const switched = Date.now();
 
     const paused = await gantry(['release', 'pause', '-f', file]);
     assert.equal(paused.status, 0, paused.stdout + paused.stderr);
@@ -391,6 +392,14 @@ analysis:
     assert.equal(await servedVersion('6.0.0'), '6.0.0');
     const failed = samples.filter((x) => x.status !== 200);
     assert.equal(failed.length, 0, JSON.stringify(failed.slice(0, 5)));
+    // Once switched, the old version never answers again: not while stable rolls to the
+    // new version at promotion either (2 s for the gateway to take up the switch).
+    const back = samples.filter((x) => x.t > switched + 2000 && x.version !== '6.0.0');
+    assert.equal(
+      back.length,
+      0,
+      `old version after the switch: ${JSON.stringify(back.slice(0, 5))}`,
+    );
   },
 );
 
