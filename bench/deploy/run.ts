@@ -14,7 +14,7 @@
 // build as a contender ("gantry-ref", e.g. an older commit), for before/after under the
 // same load.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,19 @@ const runs = Number(process.env.BENCH_RUNS ?? 10);
 const replicas = Number(process.env.BENCH_REPLICAS ?? 3);
 const root = new URL('../../', import.meta.url).pathname;
 const gantry = join(root, 'packages/gantry/bin/gantry.js');
+
+/**
+ * bin/gantry.js runs the bundle only while it is newer than the last `tsc -b`; a compile
+ * during the run (an editor's, another terminal's) silently measures the unbundled CLI.
+ */
+function assertBundleFresh(): void {
+  const mtime = (rel: string) => statSync(join(root, 'packages/gantry', rel)).mtimeMs;
+  if (mtime('bundle/main.cjs') < mtime('tsconfig.tsbuildinfo'))
+    throw new Error(
+      'packages/gantry was compiled (tsc -b) after its bundle was made, so gantry ran from ' +
+        'dist/, not the bundle: these figures do not describe `npm run build` output; rerun',
+    );
+}
 const ns = `bench-deploy-${Date.now().toString(36)}`;
 const work = mkdtempSync(join(tmpdir(), 'bench-deploy-'));
 const helm = process.env.HELM && process.env.HELM.length > 0 ? process.env.HELM : undefined;
@@ -410,6 +423,7 @@ async function main(): Promise<void> {
       await podsSettled(name);
       (phases[n] ??= []).push({ before: ta - t0, rollout: td - ta, after: t1 - td });
     }
+    assertBundleFresh();
     process.stderr.write(
       `round ${i}/${runs}: ${order.map((n) => `${n} ${(times[n]!.at(-1)! / 1000).toFixed(2)}s`).join('  ')}\n`,
     );
