@@ -8,7 +8,8 @@ import type { ObjectRef } from './errors.js';
 import { kubeconfigPath, loadClusterAccess } from './kubeconfig.js';
 import { ResourcePaths } from './resources.js';
 import { httpsTransport, statusInfo, statusMessage } from './transport.js';
-import type { HeaderSource, Transport } from './transport.js';
+import type { CredentialSource, Transport } from './transport.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 export { KubeApiError, describeObject } from './errors.js';
 export type { ObjectRef, StatusInfo } from './errors.js';
@@ -46,20 +47,32 @@ export class Kube {
   static load(opts: KubeOptions = {}): Kube {
     const path = kubeconfigPath(opts.kubeconfig);
     const access = loadClusterAccess(path, opts.context);
-    let headers: HeaderSource | undefined;
+    let plugin: CredentialSource | undefined;
     if (access.needsPlugin) {
-      // Exec plugins and auth providers: let the client library produce the credentials.
-      headers = async () => {
-        const { KubeConfig } = await import('@kubernetes/client-node');
-        const kc = new KubeConfig();
-        kc.loadFromFile(path);
-        if (opts.context) kc.setCurrentContext(opts.context);
-        const o: { headers?: Record<string, string> } = { headers: {} };
+      // Exec plugins and auth providers: the client library runs them. One KubeConfig
+      // (its authenticators keep credentials that carry an expiry), a new one when the
+      // server refused the last credentials.
+      let kc: KubeConfig | undefined;
+      plugin = async (fresh) => {
+        const lib = await import('@kubernetes/client-node');
+        if (fresh || !kc) {
+          kc = new lib.KubeConfig();
+          kc.loadFromFile(path);
+          if (opts.context) kc.setCurrentContext(opts.context);
+        }
+        const o: {
+          headers?: Record<string, string>;
+          cert?: string | Buffer;
+          key?: string | Buffer;
+        } = { headers: {} };
         await kc.applyToHTTPSOptions(o);
-        return o.headers ?? {};
+        return {
+          headers: o.headers ?? {},
+          ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
+        };
       };
     }
-    return new Kube(httpsTransport(access, headers));
+    return new Kube(httpsTransport(access, plugin));
   }
 
   get server(): string {

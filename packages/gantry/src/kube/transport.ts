@@ -31,8 +31,19 @@ export interface Transport {
   stream(path: string, onLine: (line: string) => void, onEnd: (err: unknown) => void): () => void;
 }
 
-/** Extra headers for each request (e.g. a token from an exec plugin). */
-export type HeaderSource = () => Promise<Record<string, string>>;
+/** What an exec plugin or auth provider gives: request headers (a token), or a client certificate. */
+export interface PluginCredentials {
+  headers: Record<string, string>;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/**
+ * Produces plugin credentials. The transport asks once and keeps them until the server
+ * answers 401, then asks again with `fresh` set (do not return cached ones) and retries
+ * that request once, as client-go does; a plugin run can take a second (cloud CLIs).
+ */
+export type CredentialSource = (fresh: boolean) => Promise<PluginCredentials>;
 
 /** A response: its status and its body, still streaming. */
 interface Exchange {
@@ -47,18 +58,43 @@ type Open = (
   body: string | undefined,
 ) => Promise<Exchange>;
 
-export function httpsTransport(access: ClusterAccess, headers?: HeaderSource): Transport {
+export function httpsTransport(access: ClusterAccess, plugin?: CredentialSource): Transport {
   const url = new URL(access.server);
   const secure = url.protocol === 'https:';
   const basePath = url.pathname.replace(/\/$/, '');
   const unreachable = (err: Error) =>
     new KubeApiError(0, `cannot reach the API server ${access.server}: ${err.message}`);
-  const tls: ConnectionOptions = {
+  const baseTls: ConnectionOptions = {
     ...(access.ca ? { ca: access.ca } : {}),
     ...(access.cert ? { cert: access.cert } : {}),
     ...(access.key ? { key: access.key } : {}),
     rejectUnauthorized: !access.insecureSkipTLSVerify,
   };
+
+  // Plugin credentials, asked for once and again only after a 401.
+  let credentials: Promise<PluginCredentials> | undefined;
+  const pluginCredentials = (fresh: boolean): Promise<PluginCredentials | undefined> => {
+    if (!plugin) return Promise.resolve(undefined);
+    if (fresh || !credentials) {
+      const asked = plugin(fresh);
+      credentials = asked;
+      // A failed run is asked again by the next request, not remembered.
+      asked.catch(() => {
+        if (credentials === asked) credentials = undefined;
+      });
+    }
+    return credentials;
+  };
+  // TLS options for new connections: a plugin's client certificate replaces the kubeconfig's.
+  let tlsFor: { cert: unknown; options: ConnectionOptions } | undefined;
+  const tls = async (): Promise<ConnectionOptions> => {
+    const c = await pluginCredentials(false);
+    if (!c?.cert) return baseTls;
+    if (tlsFor?.cert !== c.cert)
+      tlsFor = { cert: c.cert, options: { ...baseTls, cert: c.cert, key: c.key } };
+    return tlsFor.options;
+  };
+
   const http1 = http1Opener(url, secure, tls, unreachable);
   const http2 = secure ? http2Opener(url, tls, unreachable) : undefined;
   // Start connecting now: the TLS handshake overlaps whatever the caller does before its
@@ -67,17 +103,32 @@ export function httpsTransport(access: ClusterAccess, headers?: HeaderSource): T
   const open: Open = http2
     ? async (method, path, h, body) => {
         const viaH2 = await http2.opener();
-        return (viaH2 ?? http1)(method, basePath + path, h, body);
+        return (viaH2 ?? http1.open)(method, basePath + path, h, body);
       }
-    : (method, path, h, body) => http1(method, basePath + path, h, body);
+    : (method, path, h, body) => http1.open(method, basePath + path, h, body);
 
-  const baseHeaders = async (): Promise<Record<string, string>> => {
+  const baseHeaders = (): Record<string, string> => {
     const h: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'gantry' };
     if (access.token) h.Authorization = `Bearer ${access.token}`;
     else if (access.basic) {
       h.Authorization = `Basic ${Buffer.from(`${access.basic.username}:${access.basic.password}`).toString('base64')}`;
     }
-    return { ...h, ...(headers ? await headers() : {}) };
+    return h;
+  };
+  /** One request; `used`: the plugin credentials it went with. */
+  const sendOnce = async (
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+  ) => {
+    const used = pluginCredentials(false);
+    const h = { ...baseHeaders(), ...(await used)?.headers };
+    if (body !== undefined) {
+      h['Content-Type'] = contentType ?? 'application/json';
+      h['Content-Length'] = String(Buffer.byteLength(body));
+    }
+    return { res: await open(method, path, h, body), used };
   };
   const send = async (
     method: string,
@@ -85,12 +136,20 @@ export function httpsTransport(access: ClusterAccess, headers?: HeaderSource): T
     body: string | undefined,
     contentType: string | undefined,
   ): Promise<Exchange> => {
-    const h = await baseHeaders();
-    if (body !== undefined) {
-      h['Content-Type'] = contentType ?? 'application/json';
-      h['Content-Length'] = String(Buffer.byteLength(body));
+    const { res, used } = await sendOnce(method, path, body, contentType);
+    if (res.status !== 401 || !plugin) return res;
+    // Expired or revoked: new credentials (asked for once, however many requests were
+    // refused with the old ones; on new connections when they are a certificate), then
+    // this request once more.
+    res.body.resume();
+    if (credentials === used) {
+      const [before, after] = await Promise.all([used, pluginCredentials(true)]);
+      if (after?.cert !== before?.cert) {
+        http1.reset();
+        http2?.reset();
+      }
     }
-    return open(method, path, h, body);
+    return (await sendOnce(method, path, body, contentType)).res;
   };
 
   return {
@@ -155,15 +214,26 @@ export function httpsTransport(access: ClusterAccess, headers?: HeaderSource): T
 function http1Opener(
   url: URL,
   secure: boolean,
-  tls: ConnectionOptions,
+  tls: () => Promise<ConnectionOptions>,
   unreachable: (err: Error) => KubeApiError,
-): Open {
-  const agent = secure
-    ? new Agent({ keepAlive: true, maxSockets: 16, ...tls })
-    : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+): { open: Open; reset: () => void } {
+  // One pool per set of TLS options (a plugin's new certificate gets a new pool).
+  let pool: { options: ConnectionOptions; agent: Agent | HttpAgent } | undefined;
+  const agentFor = async () => {
+    if (!secure)
+      return (pool ??= { options: {}, agent: new HttpAgent({ keepAlive: true, maxSockets: 16 }) })
+        .agent;
+    const options = await tls();
+    if (pool?.options !== options) {
+      pool?.agent.destroy();
+      pool = { options, agent: new Agent({ keepAlive: true, maxSockets: 16, ...options }) };
+    }
+    return pool.agent;
+  };
   const send = secure ? request : httpRequest;
-  return (method, path, headers, body) =>
-    new Promise((resolve, reject) => {
+  const open: Open = async (method, path, headers, body) => {
+    const agent = await agentFor();
+    return new Promise((resolve, reject) => {
       const req = send(
         {
           agent,
@@ -178,6 +248,14 @@ function http1Opener(
       req.on('error', (err) => reject(unreachable(err)));
       req.end(body);
     });
+  };
+  return {
+    open,
+    reset() {
+      pool?.agent.destroy();
+      pool = undefined;
+    },
+  };
 }
 
 /**
@@ -189,9 +267,9 @@ function http1Opener(
  */
 function http2Opener(
   url: URL,
-  tls: ConnectionOptions,
+  tls: () => Promise<ConnectionOptions>,
   unreachable: (err: Error) => KubeApiError,
-): { opener: (demand?: boolean) => Promise<Open | undefined> } {
+): { opener: (demand?: boolean) => Promise<Open | undefined>; reset: () => void } {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 443);
   let h2Offered: boolean | undefined;
@@ -199,25 +277,30 @@ function http2Opener(
   let connecting: Promise<ClientHttp2Session | undefined> | undefined;
   /** The socket being connected; it keeps the process alive only once a request waits. */
   let connectingSocket: TLSSocket | undefined;
+  /** A request waits for the connection being made (it may not have a socket yet). */
+  let demanded = false;
   const openStreams = new WeakMap<ClientHttp2Session, number>();
 
-  const connectSession = () =>
-    new Promise<ClientHttp2Session | undefined>((resolve, reject) => {
+  const connectSession = async () => {
+    const options = await tls();
+    return new Promise<ClientHttp2Session | undefined>((resolve, reject) => {
       const socket = tlsConnect({
-        ...tls,
+        ...options,
         host,
         port,
         ...(isIP(host) ? {} : { servername: host }),
         ALPNProtocols: ['h2', 'http/1.1'],
       });
       connectingSocket = socket;
-      socket.unref();
+      if (!demanded) socket.unref();
       socket.once('error', (err: Error) => {
         connectingSocket = undefined;
+        demanded = false;
         reject(unreachable(err));
       });
       socket.once('secureConnect', () => {
         connectingSocket = undefined;
+        demanded = false;
         h2Offered = socket.alpnProtocol === 'h2';
         if (!h2Offered) {
           socket.destroy();
@@ -230,6 +313,7 @@ function http2Opener(
         resolve(s);
       });
     });
+  };
 
   /** The session, connecting when there is none; `demand`: a request is waiting for it. */
   const usable = async (demand: boolean): Promise<ClientHttp2Session | undefined> => {
@@ -237,7 +321,10 @@ function http2Opener(
     session = undefined;
     if (h2Offered === false) return undefined;
     connecting ??= connectSession().finally(() => (connecting = undefined));
-    if (demand) connectingSocket?.ref();
+    if (demand) {
+      demanded = true;
+      connectingSocket?.ref();
+    }
     session = await connecting;
     return session;
   };
@@ -284,6 +371,11 @@ function http2Opener(
     async opener(demand = true) {
       const s = await usable(demand);
       return s ? open(s) : undefined;
+    },
+    /** The next request connects anew (streams open on the old session run to their end). */
+    reset() {
+      session?.close();
+      session = undefined;
     },
   };
 }
