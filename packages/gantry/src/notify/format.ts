@@ -31,6 +31,8 @@ export interface ReleaseNotice {
 export interface WebhookTarget {
   url: string;
   format: 'json' | 'dingtalk' | 'wecom';
+  /** DingTalk robots with signing on: the secret (SEC...) that signs each request. */
+  secret?: string;
 }
 
 /** DingTalk rejects request bodies over 20000 bytes. */

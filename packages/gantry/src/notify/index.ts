@@ -6,5 +6,5 @@ export {
   truncateBytes,
 } from './format.js';
 export type { NoticeCheck, ReleaseNotice, WebhookTarget } from './format.js';
-export { Notifier, redactUrl } from './notifier.js';
+export { Notifier, dingtalkSigned, redactUrl } from './notifier.js';
 export type { NotifierOptions } from './notifier.js';

@@ -3,6 +3,7 @@
 // A notice that cannot be delivered is reported through onError and never
 // fails the release. Robot URLs carry access tokens: messages name targets
 // by their redacted URL only.
+import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatNotice } from './format.js';
 import type { ReleaseNotice, WebhookTarget } from './format.js';
@@ -42,7 +43,8 @@ export class Notifier {
           await this.deliver(t, n);
         } catch (err) {
           try {
-            this.onError(scrub(t.url, err instanceof Error ? err.message : String(err)));
+            const msg = scrub(t.url, err instanceof Error ? err.message : String(err));
+            this.onError(t.secret ? msg.split(t.secret).join('***') : msg);
           } catch {
             // A failing error handler must not fail the release either.
           }
@@ -58,7 +60,9 @@ export class Notifier {
     let last = '';
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await sleep(RETRY_BASE_MS * 2 ** (attempt - 1));
-      const r = await post(t.url, body, this.timeoutMs);
+      // A signature holds for an hour from its timestamp: a new one for every attempt.
+      const url = t.secret ? dingtalkSigned(t.url, t.secret, Date.now()) : t.url;
+      const r = await post(url, body, this.timeoutMs);
       if (r.ok) {
         const refused = robotRefusal(t.format, r.text);
         if (refused) throw new Error(`${where}: the robot refused the message: ${refused}`);
@@ -70,6 +74,18 @@ export class Notifier {
     const tries = this.retries > 0 ? ` (after ${this.retries + 1} attempts)` : '';
     throw new Error(`${where}: ${last}${tries}`);
   }
+}
+
+/**
+ * A DingTalk robot URL with the signature its "sign" security setting asks for:
+ * timestamp (ms) and sign = base64(HMAC-SHA256(secret, timestamp + "\n" + secret)).
+ */
+export function dingtalkSigned(url: string, secret: string, timestampMs: number): string {
+  const sign = createHmac('sha256', secret).update(`${timestampMs}\n${secret}`).digest('base64');
+  const u = new URL(url);
+  u.searchParams.set('timestamp', String(timestampMs));
+  u.searchParams.set('sign', sign);
+  return u.toString();
 }
 
 type PostResult = { ok: true; text: string } | { ok: false; retry: boolean; error: string };

@@ -17,7 +17,7 @@ import { deploy } from '../release/deploy.js';
 import { sha256 } from '../release/record.js';
 import { acquireLock, defaultHolder } from '../release/lock.js';
 import type { Lock } from '../release/lock.js';
-import { resolveSecretValues } from '../spec/index.js';
+import { SecretSourceError, resolveNotifyTargets, resolveSecretValues } from '../spec/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { routerFor, routerKind } from '../traffic/index.js';
 import type { TrafficRouter } from '../traffic/index.js';
@@ -87,6 +87,9 @@ export async function startRelease(
   }
   const store = new RolloutStore(kube, spec.namespace, spec.name);
   const secretValues = resolveSecretValues(spec, opts.specDir, opts.env);
+  // Webhooks that cannot be read stop a release before it starts, as secrets do.
+  const notifyProblems = resolveNotifyTargets(spec, opts.specDir, opts.env).problems;
+  if (notifyProblems.length) throw new SecretSourceError(notifyProblems.join('\n'));
   const lock = await acquireDriver(kube, spec, opts.actor);
   try {
     const existing = await store.read();
@@ -155,7 +158,7 @@ export async function startRelease(
       decisions: [],
     };
     let v = await store.write(state, existing?.resourceVersion);
-    const notifier = notifierFor(spec, emit);
+    const notifier = notifierFor(spec, opts.specDir, opts.env, emit);
     await notify(
       notifier,
       v.state,
@@ -268,8 +271,20 @@ export async function requestAction(
   }
 }
 
-function notifierFor(spec: ServiceSpec, emit: (e: RolloutEvent) => void): Notifier {
-  return new Notifier(spec.release.notify, {
+/**
+ * The release's webhooks, URLs and signing secrets read from env or files (as in this
+ * process: a release taken over elsewhere reads them there). One that cannot be read is
+ * left out with a warning: notifications never fail a release once it runs.
+ */
+function notifierFor(
+  spec: ServiceSpec,
+  specDir: string,
+  env: NodeJS.ProcessEnv | undefined,
+  emit: (e: RolloutEvent) => void,
+): Notifier {
+  const { targets, problems } = resolveNotifyTargets(spec, specDir, env);
+  for (const p of problems) emit({ type: 'warning', message: `notification left out: ${p}` });
+  return new Notifier(targets, {
     onError: (m) => emit({ type: 'warning', message: `notification failed: ${m}` }),
   });
 }
@@ -348,7 +363,7 @@ async function drive(
   const spec = start.state.spec;
   const store = new RolloutStore(kube, spec.namespace, spec.name);
   const router = routerFor(kube, spec, { stableReplicas: start.state.stableReplicas });
-  const notifier = notifierFor(spec, emit);
+  const notifier = notifierFor(spec, start.state.specDir, opts.env, emit);
   const prom = new Prometheus(prometheusUrl(spec.release.analysis));
   const interval = spec.release.analysis.interval * 1000;
   let blindSince: number | undefined;

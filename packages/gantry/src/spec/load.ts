@@ -65,7 +65,10 @@ export function parseSpec(text: string, file = 'gantry.yaml'): ServiceSpec {
       for (const key of issue.keys) {
         const path = [...issue.path, key];
         const hint = closest(key, known);
-        if (issue.path[0] === 'secrets' && key === 'value') {
+        const sourceAt =
+          issue.path[0] === 'secrets' ||
+          (issue.path[0] === 'release' && issue.path[1] === 'notify' && issue.path.length === 4);
+        if (sourceAt && key === 'value') {
           problems.push({
             file,
             ...at(keyOffset(doc, issue.path, key)),
@@ -104,8 +107,13 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document): string {
   if (issue.code === 'invalid_type') {
     const node = doc.getIn(issue.path, true) as YamlNode | undefined;
     if (node === undefined) return `required field is missing (expected ${issue.expected})`;
-    // Never echo what was written under secrets: it may be a secret value.
-    const secret = issue.path[0] === 'secrets';
+    // Never echo what was written where a secret source belongs: it may be a secret value
+    // (under secrets, and a release webhook's URL, which carries a robot token, or secret).
+    const secret =
+      issue.path[0] === 'secrets' ||
+      (issue.path[0] === 'release' &&
+        issue.path[1] === 'notify' &&
+        (issue.path[3] === 'secret' || issue.path[3] === 'url'));
     const got = isScalar(node)
       ? secret
         ? `a ${typeof node.value} (value not shown)`

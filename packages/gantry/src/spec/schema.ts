@@ -234,10 +234,22 @@ const releaseSchema = z
     analysis: analysisSchema.default(analysisSchema.parse({})),
     notify: z
       .array(
-        z.strictObject({
-          url: z.string().url(),
-          format: z.enum(['json', 'dingtalk', 'wecom']).default('json'),
-        }),
+        z
+          .strictObject({
+            url: z
+              .union([z.string().url(), secretSource])
+              .describe(
+                'webhook URL, or { fromEnv | fromFile } to keep a robot access token out of the spec',
+              ),
+            format: z.enum(['json', 'dingtalk', 'wecom']).default('json'),
+            secret: secretSource
+              .optional()
+              .describe('DingTalk robot signing secret (SEC...), from env or file'),
+          })
+          .refine((n) => n.secret === undefined || n.format === 'dingtalk', {
+            message: 'secret signs DingTalk robot messages: it needs format: dingtalk',
+            path: ['secret'],
+          }),
       )
       .default([]),
   })

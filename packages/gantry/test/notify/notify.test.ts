@@ -3,10 +3,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHmac } from 'node:crypto';
 import {
   DINGTALK_MAX_BODY_BYTES,
   Notifier,
   WECOM_MAX_CONTENT_BYTES,
+  dingtalkSigned,
   formatNotice,
   redactUrl,
   truncateBytes,
@@ -229,6 +231,54 @@ test('retries are bounded; a 4xx is not retried; the error names the redacted UR
   }).send(notice);
   assert.equal(four.got.length, 1);
   assert.match(e2[0]!, /HTTP 400: bad/);
+});
+
+test('a DingTalk robot with signing on gets timestamp and sign on every attempt', async () => {
+  const secret = 'SEC0123456789abcdef0123456789abcdef';
+  const { base, got } = await receiver((_req, res, n) => {
+    // The first attempt is refused by a 502, so the retry must sign anew.
+    res.statusCode = n === 0 ? 502 : 200;
+    res.end(n === 0 ? `bad gateway ${secret}` : '{"errcode":0,"errmsg":"ok"}');
+  });
+  const errors: string[] = [];
+  const before = Date.now();
+  await new Notifier(
+    [{ url: `${base}/robot/send?access_token=${TOKEN}`, format: 'dingtalk', secret }],
+    { retries: 1, onError: (m) => errors.push(m) },
+  ).send(notice);
+  assert.deepEqual(errors, []);
+  assert.equal(got.length, 2);
+  const stamps = got.map((g) => {
+    const q = new URL(g.url, base).searchParams;
+    assert.equal(q.get('access_token'), TOKEN);
+    const timestamp = q.get('timestamp') ?? '';
+    assert.ok(Number(timestamp) >= before && Number(timestamp) <= Date.now(), timestamp);
+    // DingTalk's rule: base64(HMAC-SHA256(key = secret, timestamp + "\n" + secret)).
+    const want = createHmac('sha256', secret).update(`${timestamp}\n${secret}`).digest('base64');
+    assert.equal(q.get('sign'), want);
+    assert.equal(
+      dingtalkSigned(`${base}/r`, secret, Number(timestamp)).split('sign=')[1],
+      encodeURIComponent(want),
+    );
+    return timestamp;
+  });
+  assert.ok(stamps[1]! > stamps[0]!, 'each attempt carries its own timestamp');
+
+  // Never in an error message, even when the server echoes it.
+  const down = await receiver((_req, res) => {
+    res.statusCode = 400;
+    res.end(`refused: ${secret}`);
+  });
+  const e2: string[] = [];
+  await new Notifier(
+    [{ url: `${down.base}/r?access_token=${TOKEN}`, format: 'dingtalk', secret }],
+    {
+      retries: 0,
+      onError: (m) => e2.push(m),
+    },
+  ).send(notice);
+  assert.equal(e2.length, 1);
+  assert.ok(!e2[0]!.includes(secret) && !e2[0]!.includes(TOKEN), e2[0]);
 });
 
 test('a robot that answers 200 with an errcode is reported', async () => {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpecError, parseSpec, formatProblem } from '../../src/spec/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SpecError, formatProblem, parseSpec, resolveNotifyTargets } from '../../src/spec/index.js';
 
 const base = `apiVersion: gantry.dev/v1alpha1
 name: users
@@ -84,4 +87,65 @@ test('a document that is not a mapping is rejected', () => {
   assert.deepEqual(problems('- a\n- b\n'), [
     'svc.yaml:1:1: the spec must be a YAML mapping (key: value)',
   ]);
+});
+
+test('release webhooks: URL and DingTalk secret from env or file, never echoed, read at release time', () => {
+  const notify = (item: string) => `${base}release:\n  notify:\n    - ${item}\n`;
+  const plain = problems(
+    notify(
+      '{ url: "https://robot.example/send?access_token=t0k3n", format: dingtalk, secret: SECabc123 }',
+    ),
+  ).join('\n');
+  assert.match(
+    plain,
+    /release\.notify\[0\]\.secret: expected object, got a string \(value not shown\)/,
+  );
+  assert.doesNotMatch(plain, /SECabc123/);
+  const inline = problems(notify('{ url: { value: "https://x/?k=t0k3n" }, format: json }')).join(
+    '\n',
+  );
+  assert.match(
+    inline,
+    /release\.notify\[0\]\.url\.value: secret values must not be written in the spec/,
+  );
+  assert.doesNotMatch(inline, /t0k3n/);
+  assert.match(
+    problems(notify('{ url: "https://x/hook", format: wecom, secret: { fromEnv: S } }')).join('\n'),
+    /release\.notify\[0\]\.secret: secret signs DingTalk robot messages: it needs format: dingtalk/,
+  );
+
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-notify-'));
+  try {
+    writeFileSync(join(dir, 'ding.url'), 'https://robot.example/send?access_token=t0k3n\n');
+    const spec = parseSpec(
+      notify(
+        '{ url: { fromFile: ding.url }, format: dingtalk, secret: { fromEnv: DING_SECRET } }',
+      ) + '    - { url: "https://plain.example/hook" }\n',
+    );
+    assert.deepEqual(resolveNotifyTargets(spec, dir, { DING_SECRET: 'SECabc123' }), {
+      targets: [
+        {
+          url: 'https://robot.example/send?access_token=t0k3n',
+          format: 'dingtalk',
+          secret: 'SECabc123',
+        },
+        { url: 'https://plain.example/hook', format: 'json' },
+      ],
+      problems: [],
+    });
+    const missing = resolveNotifyTargets(spec, join(dir, 'elsewhere'), {
+      DING_SECRET: 'not a url',
+    });
+    assert.equal(missing.targets.length, 1, 'the target that resolves is kept');
+    assert.deepEqual(missing.problems, [
+      `release.notify[0].url: cannot read ${join(dir, 'elsewhere', 'ding.url')} (ENOENT)`,
+    ]);
+    const notUrl = parseSpec(notify('{ url: { fromEnv: HOOK } }'));
+    assert.deepEqual(
+      resolveNotifyTargets(notUrl, dir, { HOOK: 'secret-ish but no URL' }).problems,
+      ['release.notify[0].url: the value read is not a URL'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
