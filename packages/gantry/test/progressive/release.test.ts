@@ -435,3 +435,49 @@ test(
     assert.equal(await servedVersion('5.0.0'), '5.0.0');
   },
 );
+
+test(
+  'a canary split by replica ratio is promoted, and the Service selects stable only again',
+  { skip, timeout: 300_000 },
+  async () => {
+    const load = apiLoad(40, 240_000);
+    const file = writeSpec({
+      version: '7.0.0',
+      release: `${CANARY.trim()}\nrouter: replicas`.replace(
+        'steps: [{ weight: 20 }, { weight: 50 }]',
+        'steps: [{ weight: 50 }]',
+      ),
+    });
+    const serviceSelector = () =>
+      (
+        JSON.parse(
+          kubectl(cluster as ClusterEnv, ['-n', ns, 'get', 'service', 'users', '-o', 'json']),
+        ) as { spec: { selector: Record<string, string> } }
+      ).spec.selector;
+    const stableOnly = serviceSelector();
+    const run1 = gantryAsync(['release', 'start', '-f', file, '--image', image]);
+    // During the step the Service selects both tracks: 2 canary pods beside 2 stable.
+    const during = await eventually('the Service to select both tracks', 120_000, async () => {
+      const s = await status(file);
+      const sel = serviceSelector();
+      return s.phase === 'progressing' && Object.keys(sel).length < Object.keys(stableOnly).length
+        ? { s, sel }
+        : undefined;
+    });
+    assert.match(
+      during.s.traffic ?? '',
+      /^50% of connections to canary by replica ratio: 2 canary beside 2 stable/,
+    );
+    const r = await run1.result;
+    const samples = await load.stop();
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal((await status(file)).phase, 'promoted');
+    assert.equal(await servedVersion('7.0.0'), '7.0.0');
+    assert.deepEqual(serviceSelector(), stableOnly);
+    assert.equal(deploymentExists('users-canary'), false);
+    const versions = new Set(samples.map((x) => x.version));
+    assert.ok(versions.has('7.0.0') && versions.size > 1, [...versions].join());
+    const failed = samples.filter((x) => x.status !== 200);
+    assert.equal(failed.length, 0, JSON.stringify(failed.slice(0, 5)));
+  },
+);
