@@ -43,8 +43,7 @@ export class Notifier {
           await this.deliver(t, n);
         } catch (err) {
           try {
-            const msg = scrub(t.url, err instanceof Error ? err.message : String(err));
-            this.onError(t.secret ? msg.split(t.secret).join('***') : msg);
+            this.onError(scrub(t, err instanceof Error ? err.message : String(err)));
           } catch {
             // A failing error handler must not fail the release either.
           }
@@ -162,22 +161,30 @@ export function redactUrl(url: string): string {
   return `${u.protocol}//${auth}${u.host}${path}${query ? `?${query}` : ''}${u.hash ? '#***' : ''}`;
 }
 
-/** Removes the URL and its secret parts from a message (an echoing server, say). */
-function scrub(url: string, msg: string): string {
-  let out = msg.split(url).join(redactUrl(url));
+/**
+ * Removes a target's URL, the secret parts of it and its signing secret from a message
+ * (an echoing server, say).
+ */
+function scrub(t: WebhookTarget, msg: string): string {
+  let out = msg.split(t.url).join(redactUrl(t.url));
   let u: URL | undefined;
   try {
-    u = new URL(url);
+    u = new URL(t.url);
   } catch {
-    return out;
+    u = undefined;
   }
   const secrets = [
-    ...u.searchParams.values(),
-    u.username,
-    u.password,
-    u.hash.slice(1),
-    ...u.pathname.split('/').filter((s) => SECRETISH.test(s)),
-  ].filter((s) => s.length >= 4);
+    ...(t.secret ? [t.secret] : []),
+    ...(u
+      ? [
+          ...u.searchParams.values(),
+          u.username,
+          u.password,
+          u.hash.slice(1),
+          ...u.pathname.split('/').filter((s) => SECRETISH.test(s)),
+        ].filter((s) => s.length >= 4)
+      : []),
+  ];
   for (const s of secrets) {
     out = out.split(s).join('***');
     const enc = encodeURIComponent(s);

@@ -12,7 +12,7 @@ import type { Kube } from '../kube/client.js';
 import { describeObject } from '../kube/errors.js';
 import { waitForRollout } from '../kube/rollout.js';
 import { Notifier } from '../notify/index.js';
-import type { ReleaseNotice } from '../notify/index.js';
+import type { ReleaseNotice, WebhookTarget } from '../notify/index.js';
 import { deploy } from '../release/deploy.js';
 import { sha256 } from '../release/record.js';
 import { acquireLock, defaultHolder } from '../release/lock.js';
@@ -88,8 +88,8 @@ export async function startRelease(
   const store = new RolloutStore(kube, spec.namespace, spec.name);
   const secretValues = resolveSecretValues(spec, opts.specDir, opts.env);
   // Webhooks that cannot be read stop a release before it starts, as secrets do.
-  const notifyProblems = resolveNotifyTargets(spec, opts.specDir, opts.env).problems;
-  if (notifyProblems.length) throw new SecretSourceError(notifyProblems.join('\n'));
+  const webhooks = resolveNotifyTargets(spec, opts.specDir, opts.env);
+  if (webhooks.problems.length) throw new SecretSourceError(webhooks.problems.join('\n'));
   const lock = await acquireDriver(kube, spec, opts.actor);
   try {
     const existing = await store.read();
@@ -158,7 +158,7 @@ export async function startRelease(
       decisions: [],
     };
     let v = await store.write(state, existing?.resourceVersion);
-    const notifier = notifierFor(spec, opts.specDir, opts.env, emit);
+    const notifier = notifierOf(webhooks.targets, emit);
     await notify(
       notifier,
       v.state,
@@ -284,6 +284,10 @@ function notifierFor(
 ): Notifier {
   const { targets, problems } = resolveNotifyTargets(spec, specDir, env);
   for (const p of problems) emit({ type: 'warning', message: `notification left out: ${p}` });
+  return notifierOf(targets, emit);
+}
+
+function notifierOf(targets: readonly WebhookTarget[], emit: (e: RolloutEvent) => void) {
   return new Notifier(targets, {
     onError: (m) => emit({ type: 'warning', message: `notification failed: ${m}` }),
   });

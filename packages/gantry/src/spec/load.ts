@@ -65,10 +65,7 @@ export function parseSpec(text: string, file = 'gantry.yaml'): ServiceSpec {
       for (const key of issue.keys) {
         const path = [...issue.path, key];
         const hint = closest(key, known);
-        const sourceAt =
-          issue.path[0] === 'secrets' ||
-          (issue.path[0] === 'release' && issue.path[1] === 'notify' && issue.path.length === 4);
-        if (sourceAt && key === 'value') {
+        if (isSecretSource(issue.path) && key === 'value') {
           problems.push({
             file,
             ...at(keyOffset(doc, issue.path, key)),
@@ -103,19 +100,24 @@ export function parseSpec(text: string, file = 'gantry.yaml'): ServiceSpec {
   throw new SpecError(problems);
 }
 
+/**
+ * Where a { fromEnv | fromFile } source belongs, so what is written there may be a secret
+ * value: under secrets, and a release webhook's url (a robot token) or signing secret.
+ */
+function isSecretSource(path: readonly PropertyKey[]): boolean {
+  return (
+    path[0] === 'secrets' ||
+    (path[0] === 'release' && path[1] === 'notify' && (path[3] === 'url' || path[3] === 'secret'))
+  );
+}
+
 function describeIssue(issue: z.core.$ZodIssue, doc: Document): string {
   if (issue.code === 'invalid_type') {
     const node = doc.getIn(issue.path, true) as YamlNode | undefined;
     if (node === undefined) return `required field is missing (expected ${issue.expected})`;
-    // Never echo what was written where a secret source belongs: it may be a secret value
-    // (under secrets, and a release webhook's URL, which carries a robot token, or secret).
-    const secret =
-      issue.path[0] === 'secrets' ||
-      (issue.path[0] === 'release' &&
-        issue.path[1] === 'notify' &&
-        (issue.path[3] === 'secret' || issue.path[3] === 'url'));
+    // Never echo what was written where a secret source belongs: it may be a secret value.
     const got = isScalar(node)
-      ? secret
+      ? isSecretSource(issue.path)
         ? `a ${typeof node.value} (value not shown)`
         : JSON.stringify(node.value)
       : isMap(node)
