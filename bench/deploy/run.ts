@@ -279,11 +279,60 @@ const deploymentOf: Record<string, string> = {
 };
 
 /**
- * Every Deployment of the namespace as a watch last saw it, and waiters for "the spec
- * after generation g reached the API server" and "that rollout is complete".
+ * Objects of one kind in the namespace by name, as a watch last saw them and when
+ * (deleted ones dropped), and waiters that are checked after every event. The server
+ * ends watches now and then: the watch starts again until it is closed.
  */
-const seen = new Map<string, { d: V1Deployment; at: number }>();
-const waiters = new Set<() => void>();
+class Mirror<T extends { metadata?: { name?: string } }> {
+  readonly objects = new Map<string, { obj: T; at: number }>();
+  private readonly waiters = new Set<() => void>();
+  private stop: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly path: string) {}
+
+  async start(): Promise<void> {
+    this.stop = await kube.watch<T>(
+      this.path,
+      {},
+      (type, obj) => {
+        const name = obj.metadata?.name ?? '';
+        if (type === 'DELETED') this.objects.delete(name);
+        else this.objects.set(name, { obj, at: performance.now() });
+        for (const w of this.waiters) w();
+      },
+      () => void (!this.closed && this.start()),
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stop?.();
+  }
+
+  /** Resolves with what `test` returns once it returns something; rejects after timeoutMs. */
+  until<R>(test: () => R | undefined, timeoutMs: number, what: string): Promise<R> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const r = test();
+        if (r === undefined) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(what));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
+
+const deployments = new Mirror<V1Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments`);
+const pods = new Mirror<V1Pod>(`/api/v1/namespaces/${ns}/pods`);
+
 const complete = (d: V1Deployment) => {
   const st = d.status ?? {};
   return (
@@ -293,19 +342,6 @@ const complete = (d: V1Deployment) => {
     st.availableReplicas === replicas
   );
 };
-let stopWatching: (() => void) | undefined;
-async function watchDeployments(): Promise<void> {
-  stopWatching = await kube.watch<V1Deployment>(
-    `/apis/apps/v1/namespaces/${ns}/deployments`,
-    {},
-    (_type, d) => {
-      seen.set(d.metadata?.name ?? '', { d, at: performance.now() });
-      for (const w of waiters) w();
-    },
-    // The server ends watches now and then: start again (unless stopped).
-    () => void (stopWatching && watchDeployments()),
-  );
-}
 
 /** Resolves with the time the first state of `name` past generation `after` matching `test` was seen. */
 function seenWhen(
@@ -314,40 +350,13 @@ function seenWhen(
   test: (d: V1Deployment) => boolean,
   timeoutMs = 180_000,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let first: number | undefined;
-    const check = () => {
-      const s = seen.get(name);
-      if (!s || (s.d.metadata?.generation ?? 0) <= after || !test(s.d)) return;
-      first ??= s.at;
-      waiters.delete(check);
-      clearTimeout(timer);
-      resolve(first);
-    };
-    const timer = setTimeout(() => {
-      waiters.delete(check);
-      reject(new Error(`Deployment ${name}: no rollout past generation ${after}`));
-    }, timeoutMs);
-    waiters.add(check);
-    check();
-  });
-}
-
-/** Pods of the namespace by name, as a watch last saw them (deleted ones dropped). */
-const podsSeen = new Map<string, V1Pod>();
-const podWaiters = new Set<() => void>();
-let stopPodWatch: (() => void) | undefined;
-async function watchPods(): Promise<void> {
-  stopPodWatch = await kube.watch<V1Pod>(
-    `/api/v1/namespaces/${ns}/pods`,
-    {},
-    (type, pod) => {
-      const name = pod.metadata?.name ?? '';
-      if (type === 'DELETED') podsSeen.delete(name);
-      else podsSeen.set(name, pod);
-      for (const w of podWaiters) w();
+  return deployments.until(
+    () => {
+      const s = deployments.objects.get(name);
+      return s && (s.obj.metadata?.generation ?? 0) > after && test(s.obj) ? s.at : undefined;
     },
-    () => void (stopPodWatch && watchPods()),
+    timeoutMs,
+    `Deployment ${name}: no rollout past generation ${after}`,
   );
 }
 
@@ -355,24 +364,20 @@ async function watchPods(): Promise<void> {
  * Resolves once Deployment `name` has exactly its replicas as pods, none of them being
  * deleted, plus half a second for the runtime to tear the old sandboxes down.
  */
-function podsSettled(name: string, timeoutMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const mine = [...podsSeen.values()].filter(
-        (p) => p.metadata?.labels?.['app.kubernetes.io/name'] === name,
+async function podsSettled(name: string, timeoutMs = 60_000): Promise<void> {
+  await pods.until(
+    () => {
+      const mine = [...pods.objects.values()].filter(
+        (p) => p.obj.metadata?.labels?.['app.kubernetes.io/name'] === name,
       );
-      if (mine.length !== replicas || mine.some((p) => p.metadata?.deletionTimestamp)) return;
-      podWaiters.delete(check);
-      clearTimeout(timer);
-      setTimeout(resolve, 500);
-    };
-    const timer = setTimeout(() => {
-      podWaiters.delete(check);
-      reject(new Error(`${name}: old pods still there after ${timeoutMs / 1000}s`));
-    }, timeoutMs);
-    podWaiters.add(check);
-    check();
-  });
+      return mine.length === replicas && !mine.some((p) => p.obj.metadata?.deletionTimestamp)
+        ? true
+        : undefined;
+    },
+    timeoutMs,
+    `${name}: old pods still there after ${timeoutMs / 1000}s`,
+  );
+  await sleep(500);
 }
 
 /** Per contender and round: before the apply lands, the rollout, after it completed. */
@@ -388,8 +393,8 @@ async function main(): Promise<void> {
   await ensureNs();
   const names = Object.keys(contenders);
   const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  await watchDeployments();
-  await watchPods();
+  await deployments.start();
+  await pods.start();
   // Round 0 creates everything; it is not timed.
   for (const n of names) {
     await contenders[n]!('0');
@@ -400,7 +405,7 @@ async function main(): Promise<void> {
     const order = i % 2 ? names : [...names].reverse();
     for (const n of order) {
       const name = deploymentOf[n]!;
-      const generation = seen.get(name)?.d.metadata?.generation ?? 0;
+      const generation = deployments.objects.get(name)?.obj.metadata?.generation ?? 0;
       // Noted while the contender runs, from this process's watch.
       const applied = seenWhen(name, generation, () => true);
       const done = seenWhen(name, generation, complete);
@@ -504,9 +509,7 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  // Unset first: a watch that ends restarts itself while its stop function is set.
-  const stops = [stopWatching, stopPodWatch];
-  stopWatching = stopPodWatch = undefined;
-  for (const stop of stops) stop?.();
+  deployments.close();
+  pods.close();
   spawnSync('kubectl', ['delete', 'namespace', ns, '--wait=false'], { stdio: 'ignore' });
 }
