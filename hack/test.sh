@@ -31,13 +31,14 @@ npm run build --silent
 section "lint and format"
 npx eslint .
 npx prettier --check .
-for mod in services/hello-go hack/cluster/kube hack/cluster/etcd hack/cluster/test/fixtures/echo; do
+for mod in services/hello-go hack/cluster/kube hack/cluster/etcd hack/cluster/cni hack/cluster/test/fixtures/echo; do
   [[ -f $mod/go.mod ]] || continue
   unformatted=$(gofmt -l "$mod")
   [[ -z $unformatted ]] || { echo "gofmt: unformatted files: $unformatted" >&2; exit 1; }
 done
 (cd services/hello-go && go vet ./...)
 (cd hack/cluster/test/fixtures/echo && go vet ./...)
+(cd hack/cluster/cni && go vet ./...)
 for cfg in packages/*/test/tsconfig.json services/*/test/tsconfig.json hack/*/test/tsconfig.json bench/*/tsconfig.json packages/*/scripts/tsconfig.json; do
   [[ -f $cfg ]] && npx tsc -p "$cfg"
 done

@@ -92,3 +92,22 @@ build_etcd() {
   mkdir -p "$BIN"
   ln -sfn "$out/etcd" "$BIN/etcd"
 }
+
+# The chained CNI plugin that keeps the host's neighbour table right when a pod
+# address is reused (see cni/main.go); standard library only, a few seconds cold.
+build_cni_plugin() {
+  local key out
+  key=$(cd "$CLUSTER_DIR/cni" && cat go.mod main.go | sha256sum | cut -c1-12)
+  out=$GANTRY_CACHE/cni/$key
+  if [[ -x $out/gantry-neigh ]]; then
+    info "cached: $out/gantry-neigh"
+  else
+    mkdir -p "$out.tmp"
+    (cd "$CLUSTER_DIR/cni" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp/gantry-neigh" .) ||
+      die "gantry-neigh (CNI plugin) build failed"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+    info "built $out/gantry-neigh"
+  fi
+  mkdir -p "$BIN"
+  ln -sfn "$out/gantry-neigh" "$BIN/gantry-neigh"
+}

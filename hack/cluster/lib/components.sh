@@ -99,6 +99,13 @@ CFG
 # ---- containerd ----------------------------------------------------------------
 start_containerd() {
   mkdir -p "$STATE/containerd/certs.d/$REGISTRY" "$STATE/cni/net.d" "$STATE/cni/ipam" "$RUNDIR/containerd"
+  # containerd takes one plugin directory: Debian's plugins and ours, side by side.
+  mkdir -p "$STATE/cni/bin"
+  local plugin
+  for plugin in /usr/lib/cni/*; do ln -sfn "$plugin" "$STATE/cni/bin/${plugin##*/}"; done
+  ln -sfn "$BIN/gantry-neigh" "$STATE/cni/bin/gantry-neigh"
+  local before
+  before=$(cat "$STATE/containerd/config.toml" 2>/dev/null || true)
   write_if_changed "$STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<CFG
 server = "http://$REGISTRY"
 [host."http://$REGISTRY"]
@@ -126,11 +133,19 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "$STATE/cni/bin"
     conf_dir = "$STATE/cni/net.d"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$STATE/containerd/certs.d"
 CFG
+  # A running containerd reads its configuration only at start; it is restarted
+  # when that changed (its containers keep running under their shims). The CNI
+  # list below is reread on every change, so it is written after the restart.
+  if [[ $before != "$(cat "$STATE/containerd/config.toml")" ]] && daemon_alive containerd; then
+    info "containerd configuration changed: restarting containerd"
+    stop_daemon containerd
+    rm -f "$CONTAINERD_SOCK"
+  fi
   write_if_changed "$STATE/cni/net.d/10-gantry.conflist" <<CFG
 {
   "cniVersion": "1.0.0",
@@ -149,6 +164,7 @@ CFG
         "dataDir": "$STATE/cni/ipam"
       }
     },
+    { "type": "gantry-neigh", "bridge": "$BRIDGE" },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
 }

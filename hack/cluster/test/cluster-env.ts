@@ -1,10 +1,14 @@
 // Test helpers for anything that needs the local cluster: find it, talk to it
 // with kubectl, and wait for conditions with bounded retries.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const clusterScript = fileURLToPath(new URL('../cluster', import.meta.url));
+const echoSource = fileURLToPath(new URL('./fixtures/echo', import.meta.url));
 
 export interface ClusterEnv {
   KUBECONFIG: string;
@@ -79,6 +83,42 @@ export function kubectl(env: ClusterEnv, args: readonly string[], input?: string
     throw new Error(`kubectl ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   }
   return r.stdout;
+}
+
+/**
+ * Builds the echo fixture (a static Go binary on an empty base image) and
+ * pushes it to the cluster's registry as `repo:tag`; returns the image by digest.
+ * The fixture answers / with $NAME, /healthz and /metrics on $PORT (8080).
+ */
+export function pushEchoImage(env: ClusterEnv, repo: string, tag = `${Date.now()}`): string {
+  const work = mkdtempSync(join(tmpdir(), 'gantry-echo-'));
+  try {
+    mkdirSync(join(work, 'rootfs'));
+    const build = run(
+      'go',
+      ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs', 'echo'), '.'],
+      env,
+      { cwd: echoSource, extraEnv: { CGO_ENABLED: '0' } },
+    );
+    if (build.status !== 0) throw new Error(`go build of the echo fixture failed: ${build.stderr}`);
+    const push = run(
+      clusterScript,
+      [
+        'push-image',
+        `${repo}:${tag}`,
+        join(work, 'rootfs'),
+        '{"Entrypoint":["/echo"],"User":"65532:65532"}',
+      ],
+      env,
+    );
+    const digest = push.stdout.trim();
+    if (push.status !== 0 || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+      throw new Error(`cluster push-image ${repo}:${tag} failed (${push.status}): ${push.stderr}`);
+    }
+    return `${env.GANTRY_REGISTRY}/${repo}@${digest}`;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */

@@ -9,14 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { clusterScript, eventually, kubectl, requireCluster, run } from './cluster-env.js';
+import { eventually, kubectl, pushEchoImage, requireCluster, run } from './cluster-env.js';
 import type { ClusterEnv } from './cluster-env.js';
-
-const echoSrc = fileURLToPath(new URL('./fixtures/echo', import.meta.url));
 
 interface GatewayEnv extends ClusterEnv {
   GANTRY_GATEWAY_URL?: string;
@@ -139,33 +133,12 @@ test(
     const [gwNs, gwName] = (env.GANTRY_GATEWAY ?? '').split('/') as [string, string];
     const ns = `gateway-${process.pid}`;
     const host = `echo.${ns}.test`;
-    const work = mkdtempSync(join(tmpdir(), 'gantry-gateway-'));
     t.after(() => {
       agent.destroy();
       run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-      rmSync(work, { recursive: true, force: true });
     });
 
-    mkdirSync(join(work, 'rootfs'));
-    const build = run(
-      'go',
-      ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs', 'echo'), '.'],
-      env,
-      { cwd: echoSrc, extraEnv: { CGO_ENABLED: '0' } },
-    );
-    assert.equal(build.status, 0, `go build failed: ${build.stderr}`);
-    const push = run(
-      clusterScript,
-      [
-        'push-image',
-        `gateway-test/echo:${Date.now()}`,
-        join(work, 'rootfs'),
-        '{"Entrypoint":["/echo"],"User":"65532:65532"}',
-      ],
-      env,
-    );
-    assert.equal(push.status, 0, push.stderr);
-    const image = `${env.GANTRY_REGISTRY}/gateway-test/echo@${push.stdout.trim()}`;
+    const image = pushEchoImage(env, 'gateway-test/echo');
 
     kubectl(env, ['create', 'namespace', ns]);
     kubectl(

@@ -2,15 +2,8 @@
 // replacement, ClusterIP routing from the host and Prometheus discovery.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { clusterScript, eventually, kubectl, requireCluster, run } from './cluster-env.js';
+import { eventually, kubectl, pushEchoImage, requireCluster, run } from './cluster-env.js';
 import type { ClusterEnv } from './cluster-env.js';
-
-// The echo fixture serves /, /healthz and /metrics (Prometheus text format).
-const echoSrc = fileURLToPath(new URL('./fixtures/echo', import.meta.url));
 
 interface PodList {
   items: {
@@ -37,36 +30,12 @@ test(
   async (t) => {
     const env = cluster as ClusterEnv;
     const ns = `smoke-${process.pid}`;
-    const work = mkdtempSync(join(tmpdir(), 'gantry-smoke-'));
     t.after(() => {
       run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-      rmSync(work, { recursive: true, force: true });
     });
 
     // A static Go binary on an empty base: the smallest real image.
-    mkdirSync(join(work, 'rootfs'));
-    const build = run(
-      'go',
-      ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs', 'hello'), '.'],
-      env,
-      { cwd: echoSrc, extraEnv: { CGO_ENABLED: '0' } },
-    );
-    assert.equal(build.status, 0, `go build failed: ${build.stderr}`);
-    const tag = `smoke-${Date.now()}`;
-    const push = run(
-      clusterScript,
-      [
-        'push-image',
-        `smoke/hello:${tag}`,
-        join(work, 'rootfs'),
-        '{"Entrypoint":["/hello"],"User":"65532:65532"}',
-      ],
-      env,
-    );
-    assert.equal(push.status, 0, push.stderr);
-    const digest = push.stdout.trim();
-    assert.match(digest, /^sha256:[0-9a-f]{64}$/);
-    const image = `${env.GANTRY_REGISTRY}/smoke/hello@${digest}`;
+    const image = pushEchoImage(env, 'smoke/hello', `smoke-${Date.now()}`);
 
     kubectl(env, ['create', 'namespace', ns]);
     kubectl(env, ['apply', '-n', ns, '-f', '-'], manifests(image));

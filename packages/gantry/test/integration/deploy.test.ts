@@ -2,24 +2,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  clusterScript,
   eventually,
   kubectl,
+  pushEchoImage,
   requireCluster,
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 
 const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
-const echoSrc = fileURLToPath(
-  new URL('../../../../hack/cluster/test/fixtures/echo', import.meta.url),
-);
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-it-${Date.now().toString(36)}`;
@@ -82,29 +79,7 @@ before(
     if (skip) return;
     env = cluster as ClusterEnv;
     work = mkdtempSync(join(tmpdir(), 'gantry-it-'));
-    mkdirSync(join(work, 'rootfs'));
-    const build = run(
-      'go',
-      ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs', 'echo'), '.'],
-      env,
-      {
-        cwd: echoSrc,
-        extraEnv: { CGO_ENABLED: '0' },
-      },
-    );
-    assert.equal(build.status, 0, build.stderr);
-    const push = run(
-      clusterScript,
-      [
-        'push-image',
-        'gantry-it/echo:1',
-        join(work, 'rootfs'),
-        '{"Entrypoint":["/echo"],"User":"65532:65532"}',
-      ],
-      env,
-    );
-    assert.equal(push.status, 0, push.stderr);
-    image = `${env.GANTRY_REGISTRY}/gantry-it/echo@${push.stdout.trim()}`;
+    image = pushEchoImage(env, 'gantry-it/echo', '1');
   },
   { timeout: 120_000 },
 );

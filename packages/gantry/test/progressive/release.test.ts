@@ -439,7 +439,7 @@ test(
 test(
   'a canary split by replica ratio is promoted, and the Service selects stable only again',
   { skip, timeout: 300_000 },
-  async () => {
+  async (t) => {
     const load = apiLoad(40, 240_000);
     const file = writeSpec({
       version: '7.0.0',
@@ -456,17 +456,23 @@ test(
       ).spec.selector;
     const stableOnly = serviceSelector();
     const run1 = gantryAsync(['release', 'start', '-f', file, '--image', image]);
+    t.after(async () => {
+      await load.stop();
+      await abortLeftover(file);
+    });
     // During the step the Service selects both tracks: 2 canary pods beside 2 stable.
-    const during = await eventually('the Service to select both tracks', 120_000, async () => {
+    // The status names the split only after the Service was widened, so it is read first.
+    const during = await eventually('the release to reach its 50% step', 120_000, async () => {
       const s = await status(file);
-      const sel = serviceSelector();
-      return s.phase === 'progressing' && Object.keys(sel).length < Object.keys(stableOnly).length
-        ? { s, sel }
-        : undefined;
+      return s.phase === 'progressing' && s.traffic?.startsWith('50%') ? s : undefined;
     });
     assert.match(
-      during.s.traffic ?? '',
+      during.traffic ?? '',
       /^50% of connections to canary by replica ratio: 2 canary beside 2 stable/,
+    );
+    assert.ok(
+      Object.keys(serviceSelector()).length < Object.keys(stableOnly).length,
+      `the Service still selects stable only during the step: ${JSON.stringify(serviceSelector())}`,
     );
     const r = await run1.result;
     const samples = await load.stop();

@@ -11,14 +11,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  clusterScript,
   eventually,
   kubectl,
+  pushEchoImage,
   requireCluster,
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
@@ -29,10 +25,6 @@ import type { KubeObject } from '../../src/render/index.js';
 import { parseSpec } from '../../src/spec/index.js';
 import type { ServiceSpec } from '../../src/spec/index.js';
 import { GatewayRouter, ReplicaRouter, canaryName } from '../../src/traffic/index.js';
-
-const echoSrc = fileURLToPath(
-  new URL('../../../../hack/cluster/test/fixtures/echo', import.meta.url),
-);
 
 interface GatewayEnv extends ClusterEnv {
   GANTRY_GATEWAY_URL?: string;
@@ -57,7 +49,6 @@ const CANARY = 'echo-canary';
 let env: GatewayEnv;
 let kube: Kube;
 let spec: ServiceSpec;
-let work: string;
 
 /** One GET on a fresh connection; resolves to the answering Deployment's name. */
 function get(url: string, headers: Record<string, string> = {}): Promise<string> {
@@ -116,27 +107,7 @@ before(
   async () => {
     if (skip) return;
     env = cluster as GatewayEnv;
-    work = mkdtempSync(join(tmpdir(), 'gantry-traffic-'));
-    mkdirSync(join(work, 'rootfs'));
-    const build = run(
-      'go',
-      ['build', '-trimpath', '-ldflags=-s -w', '-o', join(work, 'rootfs', 'echo'), '.'],
-      env,
-      { cwd: echoSrc, extraEnv: { CGO_ENABLED: '0' } },
-    );
-    assert.equal(build.status, 0, build.stderr);
-    const push = run(
-      clusterScript,
-      [
-        'push-image',
-        'gantry-traffic/echo:1',
-        join(work, 'rootfs'),
-        '{"Entrypoint":["/echo"],"User":"65532:65532"}',
-      ],
-      env,
-    );
-    assert.equal(push.status, 0, push.stderr);
-    const image = `${env.GANTRY_REGISTRY}/gantry-traffic/echo@${push.stdout.trim()}`;
+    const image = pushEchoImage(env, 'gantry-traffic/echo', '1');
 
     spec = parseSpec(`apiVersion: gantry.dev/v1alpha1
 name: ${STABLE}
@@ -176,7 +147,6 @@ release:
 after(() => {
   if (skip) return;
   run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(work, { recursive: true, force: true });
 });
 
 /** The canary Deployment and Service beside the rendered stable ones (what a release adds). */

@@ -1,0 +1,3 @@
+module gantry.dev/hack/cluster/cni
+
+go 1.22
