@@ -17,7 +17,12 @@ import { deploy } from '../release/deploy.js';
 import { sha256 } from '../release/record.js';
 import { acquireLock, defaultHolder } from '../release/lock.js';
 import type { Lock } from '../release/lock.js';
-import { SecretSourceError, resolveNotifyTargets, resolveSecretValues } from '../spec/index.js';
+import {
+  SecretSourceError,
+  resolveNotifyTargets,
+  resolveSecretValues,
+  withoutInlineWebhooks,
+} from '../spec/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { routerFor, routerKind } from '../traffic/index.js';
 import type { TrafficRouter } from '../traffic/index.js';
@@ -40,11 +45,16 @@ export interface DriveOptions {
   signal?: AbortSignal;
   actor?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The spec this process was given (-f): its inline webhook URLs stand in for the
+   * digests a stored release keeps instead (a release taken over elsewhere).
+   */
+  spec?: ServiceSpec;
 }
 
 /** Same spec and image: a second `release start` of the same release resumes it. */
 function specDigest(spec: ServiceSpec): string {
-  return sha256(JSON.stringify(spec));
+  return sha256(JSON.stringify(withoutInlineWebhooks(spec)));
 }
 
 export class ReleaseError extends Error {
@@ -90,6 +100,8 @@ export async function startRelease(
   // Webhooks that cannot be read stop a release before it starts, as secrets do.
   const webhooks = resolveNotifyTargets(spec, opts.specDir, opts.env);
   if (webhooks.problems.length) throw new SecretSourceError(webhooks.problems.join('\n'));
+  // States read back from the cluster hold inline webhook URLs as digests only.
+  const driveOpts: DriveOptions = { ...opts, spec };
   const lock = await acquireDriver(kube, spec, opts.actor);
   try {
     const existing = await store.read();
@@ -103,7 +115,7 @@ export async function startRelease(
         );
       }
       emit({ type: 'stage', message: `resuming the release of ${s.image} (${s.phase})` });
-      return await drive(kube, existing, lock, secretValues, opts);
+      return await drive(kube, existing, lock, secretValues, driveOpts);
     }
 
     const stable = await kube.get<V1Deployment>({
@@ -184,13 +196,13 @@ export async function startRelease(
         s.phase = 'aborting';
         s.message = `the canary did not become ready: ${ready.reason}: ${ready.message}`;
       });
-      return await drive(kube, v, lock, secretValues, opts);
+      return await drive(kube, v, lock, secretValues, driveOpts);
     }
     v = await store.update((s) => {
       s.phase = 'progressing';
       s.stepStartedAt = new Date().toISOString();
     });
-    return await drive(kube, v, lock, secretValues, opts);
+    return await drive(kube, v, lock, secretValues, driveOpts);
   } finally {
     await lock.release();
   }
@@ -279,10 +291,10 @@ export async function requestAction(
 function notifierFor(
   spec: ServiceSpec,
   specDir: string,
-  env: NodeJS.ProcessEnv | undefined,
+  opts: DriveOptions,
   emit: (e: RolloutEvent) => void,
 ): Notifier {
-  const { targets, problems } = resolveNotifyTargets(spec, specDir, env);
+  const { targets, problems } = resolveNotifyTargets(spec, specDir, opts.env, opts.spec);
   for (const p of problems) emit({ type: 'warning', message: `notification left out: ${p}` });
   return notifierOf(targets, emit);
 }
@@ -367,7 +379,7 @@ async function drive(
   const spec = start.state.spec;
   const store = new RolloutStore(kube, spec.namespace, spec.name);
   const router = routerFor(kube, spec, { stableReplicas: start.state.stableReplicas });
-  const notifier = notifierFor(spec, start.state.specDir, opts.env, emit);
+  const notifier = notifierFor(spec, start.state.specDir, opts, emit);
   const prom = new Prometheus(prometheusUrl(spec.release.analysis));
   const interval = spec.release.analysis.interval * 1000;
   let blindSince: number | undefined;

@@ -6,6 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { KubeApiError } from '../kube/errors.js';
 import type { Kube } from '../kube/client.js';
 import type { KubeObject } from '../render/index.js';
+import { withoutInlineWebhooks } from '../spec/index.js';
 import type { ServiceSpec } from '../spec/index.js';
 import type { PlannedStep } from './plan.js';
 
@@ -46,7 +47,10 @@ export interface RolloutState {
   namespace: string;
   strategy: ServiceSpec['release']['strategy'];
   router: 'gateway' | 'replicas';
-  /** The validated spec of the new version (secret sources only, never values). */
+  /**
+   * The validated spec of the new version: secret sources only, never values; webhook
+   * URLs written inline are stored as their digest (see withoutInlineWebhooks).
+   */
   spec: ServiceSpec;
   /** Directory relative secret files are read from when another process takes over. */
   specDir: string;
@@ -152,7 +156,12 @@ export class RolloutStore {
       },
       type: ROLLOUT_TYPE,
       data: {
-        state: gzipSync(Buffer.from(JSON.stringify(state), 'utf8')).toString('base64'),
+        state: gzipSync(
+          Buffer.from(
+            JSON.stringify({ ...state, spec: withoutInlineWebhooks(state.spec) }),
+            'utf8',
+          ),
+        ).toString('base64'),
       },
     } as KubeObject;
     try {

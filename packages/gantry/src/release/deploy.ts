@@ -3,6 +3,7 @@
 // last good revision with its own time budget, and a killed deploy is
 // reconciled by the next command (its lock expires, its record is marked).
 import type { ServiceSpec } from '../spec/index.js';
+import { withoutInlineWebhooks } from '../spec/secrets.js';
 import { renderService } from '../render/index.js';
 import type { KubeObject } from '../render/index.js';
 import { KubeApiError, describeObject } from '../kube/errors.js';
@@ -117,7 +118,8 @@ export async function deploy(
       namespace: spec.namespace,
       revision,
       status: 'pending',
-      specDigest: sha256(JSON.stringify(spec)),
+      // The digest a release's stored spec gives too (inline webhook URLs as digests).
+      specDigest: sha256(JSON.stringify(withoutInlineWebhooks(spec))),
       image: opts.image ?? spec.image,
       ...(opts.version ? { version: opts.version } : {}),
       objects: stripped.objects,

@@ -11,5 +11,10 @@ export { parseDuration } from './schema.js';
 export { loadSpecFile, parseSpec } from './load.js';
 export { SpecError, formatProblem } from './errors.js';
 export type { SpecProblem } from './errors.js';
-export { resolveNotifyTargets, resolveSecretValues, SecretSourceError } from './secrets.js';
+export {
+  resolveNotifyTargets,
+  resolveSecretValues,
+  SecretSourceError,
+  withoutInlineWebhooks,
+} from './secrets.js';
 export type { ResolvedWebhook } from './secrets.js';

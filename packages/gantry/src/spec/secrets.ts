@@ -1,6 +1,7 @@
 // Secret values (and release webhook URLs and signing secrets given the same way) are
 // read at deploy time from files or the environment, never from the spec. Errors name
 // the key and the source, never a value.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { ServiceSpec } from './schema.js';
@@ -35,23 +36,62 @@ export interface ResolvedWebhook {
   secret?: string;
 }
 
+/** How a webhook URL written inline in the spec is kept in a release's stored state. */
+const STORED_INLINE = 'redacted:sha256:';
+
+function inlineDigest(url: string): string {
+  return STORED_INLINE + createHash('sha256').update(url).digest('hex');
+}
+
+/**
+ * The spec as a release stores it: webhook URLs written inline (robot URLs carry
+ * their access token) are replaced by their sha256, so the cluster never holds
+ * them. The same spec gives the same result, so stored specs still compare.
+ */
+export function withoutInlineWebhooks(spec: ServiceSpec): ServiceSpec {
+  const inline = (u: unknown): u is string => typeof u === 'string' && !u.startsWith(STORED_INLINE);
+  if (!spec.release.notify.some((n) => inline(n.url))) return spec;
+  const out = structuredClone(spec);
+  for (const n of out.release.notify) if (inline(n.url)) n.url = inlineDigest(n.url);
+  return out;
+}
+
 /**
  * The release's webhooks with URLs and signing secrets given as { fromEnv | fromFile }
  * read. Targets that cannot be resolved are left out and described in `problems`.
+ * A URL a stored spec holds only as a digest (see withoutInlineWebhooks) is taken
+ * from `local`, the spec this process was given, when one of its URLs matches.
  */
 export function resolveNotifyTargets(
   spec: ServiceSpec,
   baseDir: string,
   env: NodeJS.ProcessEnv = process.env,
+  local?: ServiceSpec,
 ): { targets: ResolvedWebhook[]; problems: string[] } {
   const targets: ResolvedWebhook[] = [];
   const problems: string[] = [];
+  const known = new Map<string, string>();
+  for (const n of local?.release.notify ?? []) {
+    if (typeof n.url === 'string') known.set(inlineDigest(n.url), n.url);
+  }
   spec.release.notify.forEach((n, i) => {
     const before = problems.length;
-    const url =
-      typeof n.url === 'string'
-        ? n.url
-        : readSource(n.url, `release.notify[${i}].url`, baseDir, env, problems);
+    let url: string | undefined;
+    if (typeof n.url !== 'string') {
+      url = readSource(n.url, `release.notify[${i}].url`, baseDir, env, problems);
+    } else if (!n.url.startsWith(STORED_INLINE)) {
+      url = n.url;
+    } else {
+      url = known.get(n.url);
+      if (url === undefined) {
+        problems.push(
+          `release.notify[${i}].url was written inline in the spec, and a release does not ` +
+            'store inline webhook URLs: give this command the same spec with -f, or write the ' +
+            'URL as { fromEnv } or { fromFile }',
+        );
+        return;
+      }
+    }
     const secret = n.secret
       ? readSource(n.secret, `release.notify[${i}].secret`, baseDir, env, problems)
       : undefined;

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gunzipSync } from 'node:zlib';
 import {
   eventually,
   kubectl,
@@ -427,12 +428,34 @@ test(
     first.child.kill('SIGKILL');
     await first.result;
     assert.equal((await status(file)).phase, 'progressing');
+    // The stored release keeps the spec's inline webhook URL as a digest only.
+    const stored = gunzipSync(
+      Buffer.from(
+        kubectl(cluster as ClusterEnv, [
+          '-n',
+          ns,
+          'get',
+          'secret',
+          'gantry.rollout.users',
+          '-o',
+          'jsonpath={.data.state}',
+        ]),
+        'base64',
+      ),
+    ).toString('utf8');
+    assert.match(stored, /"url":"redacted:sha256:[0-9a-f]{64}"/);
+    assert.doesNotMatch(stored, /127\.0\.0\.1:\d+\/hook/);
+    const noticesBefore = notices.length;
     const resumed = await gantry(['release', 'resume', '-f', file]);
     await load.stop();
     assert.equal(resumed.status, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stderr, /taking it over/);
     assert.equal((await status(file)).phase, 'promoted');
     assert.equal(await servedVersion('5.0.0'), '5.0.0');
+    // The resuming gantry took the URL from its own -f spec and sent the outcome there.
+    const sent = notices.slice(noticesBefore).map((n) => n.event);
+    assert.ok(sent.includes('promoted'), sent.join());
+    assert.doesNotMatch(resumed.stderr, /notification left out/);
   },
 );
 

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SpecError, formatProblem, parseSpec, resolveNotifyTargets } from '../../src/spec/index.js';
+import {
+  SpecError,
+  formatProblem,
+  parseSpec,
+  resolveNotifyTargets,
+  withoutInlineWebhooks,
+} from '../../src/spec/index.js';
 
 const base = `apiVersion: gantry.dev/v1alpha1
 name: users
@@ -148,4 +154,34 @@ test('release webhooks: URL and DingTalk secret from env or file, never echoed, 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a stored spec keeps inline webhook URLs as digests, resolved again from the local spec', () => {
+  const token = 'https://robot.example/send?access_token=t0k3n';
+  const spec = parseSpec(
+    `${base}release:\n  notify:\n    - { url: "${token}", format: dingtalk }\n` +
+      '    - { url: { fromEnv: HOOK } }\n',
+  );
+  const stored = withoutInlineWebhooks(spec);
+  assert.doesNotMatch(JSON.stringify(stored), /t0k3n/);
+  assert.match(JSON.stringify(stored.release.notify[0]?.url), /^"redacted:sha256:[0-9a-f]{64}"$/);
+  assert.deepEqual(stored.release.notify[1]?.url, { fromEnv: 'HOOK' }, 'sources stay as written');
+  assert.equal(spec.release.notify[0]?.url, token, 'the input is not changed');
+  assert.equal(withoutInlineWebhooks(stored), stored, 'a stored spec comes back as it is');
+
+  const env = { HOOK: 'https://hooks.example/x' };
+  // The process given the spec sends to both; one without it only to the env-sourced one.
+  assert.deepEqual(resolveNotifyTargets(stored, '.', env, spec).targets, [
+    { url: token, format: 'dingtalk' },
+    { url: 'https://hooks.example/x', format: 'json' },
+  ]);
+  const elsewhere = resolveNotifyTargets(stored, '.', env);
+  assert.deepEqual(elsewhere.targets, [{ url: 'https://hooks.example/x', format: 'json' }]);
+  assert.match(
+    elsewhere.problems.join('\n'),
+    /release\.notify\[0\]\.url was written inline in the spec, and a release does not store inline webhook URLs: give this command the same spec with -f/,
+  );
+  // Another spec's URL is not taken for it.
+  const other = parseSpec(`${base}release:\n  notify:\n    - { url: "https://other.example/" }\n`);
+  assert.equal(resolveNotifyTargets(stored, '.', env, other).targets.length, 1);
 });

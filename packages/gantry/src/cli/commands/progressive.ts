@@ -201,6 +201,7 @@ Examples:
             rolloutTimeoutMs: parseDuration(opts.timeout),
             onEvent: eventPrinter(g.format),
             signal: stop.signal,
+            spec,
           };
           const s = await requestAction(await g.kube(), spec.namespace, spec.name, action, o);
           report(g.format, s);
