@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
 import { registerChartCommands } from './commands/chart.js';
+import { registerAlertCommands } from './commands/alerts.js';
 import { registerProgressiveCommands } from './commands/progressive.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
@@ -40,6 +41,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
     .exitOverride();
   registerSpecCommands(program);
   registerChartCommands(program);
+  registerAlertCommands(program);
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
   const progressiveExits = registerProgressiveCommands(program);
@@ -102,6 +104,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof LockedError) {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.Locked;
+    }
+    if (err instanceof Error && err.name === 'AlertRulesError') {
+      process.stderr.write(`gantry: ${err.message}\n`);
+      return (err as Error & { input?: boolean }).input
+        ? ExitCode.InvalidInput
+        : ExitCode.ClusterError;
     }
     if (err instanceof KubeApiError || err instanceof KubeconfigError) {
       process.stderr.write(`gantry: ${err.message}\n`);

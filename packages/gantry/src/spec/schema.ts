@@ -259,6 +259,76 @@ const releaseSchema = z
     path: ['router'],
   });
 
+const errorRateAlert = z.strictObject({
+  above: ratio.default(0.01).describe('share of requests answered with an error status'),
+  window: duration.default(300).describe('rate window'),
+  for: duration.default(120).describe('how long it must hold before the alert fires'),
+});
+const latencyAlert = z.strictObject({
+  above: duration.default(0.6),
+  window: duration.default(300),
+  for: duration.default(300),
+});
+const cpuAlert = z.strictObject({
+  above: ratio.default(0.8).describe('share of the CPU limit (or request, without one)'),
+  window: duration.default(300),
+  for: duration.default(300),
+});
+const memoryAlert = z.strictObject({
+  above: ratio.default(0.85).describe('share of the memory limit (or request)'),
+  for: duration.default(300),
+});
+const downAlert = z.strictObject({ for: duration.default(60) });
+const off = z.literal(false);
+
+const monitoringSchema = z.strictObject({
+  alerts: z
+    .strictObject({
+      errorRate: z
+        .union([off, errorRateAlert])
+        .default(errorRateAlert.parse({}))
+        .describe(
+          'errors (release.analysis.requests.errorStatus) over all requests of both tracks; false: none',
+        ),
+      latencyP99: z
+        .union([off, latencyAlert])
+        .default(latencyAlert.parse({}))
+        .describe('P99 of the latency histogram (release.analysis.latency.metric); false: none'),
+      cpu: z
+        .union([off, cpuAlert])
+        .default(cpuAlert.parse({}))
+        .describe("a pod's CPU use (cAdvisor's container_cpu_usage_seconds_total); false: none"),
+      memory: z
+        .union([off, memoryAlert])
+        .default(memoryAlert.parse({}))
+        .describe(
+          "a pod's working set (cAdvisor's container_memory_working_set_bytes); false: none",
+        ),
+      down: z
+        .union([off, downAlert])
+        .default(downAlert.parse({}))
+        .describe('no pod of the service is scraped successfully; false: none'),
+    })
+    .default({
+      errorRate: errorRateAlert.parse({}),
+      latencyP99: latencyAlert.parse({}),
+      cpu: cpuAlert.parse({}),
+      memory: memoryAlert.parse({}),
+      down: downAlert.parse({}),
+    }),
+  slo: z
+    .strictObject({
+      availability: z.number().gt(0).lt(1).describe('target share of good requests, e.g. 0.999'),
+      windowDays: z.number().int().min(1).max(90).default(30).describe('the error budget period'),
+    })
+    .optional()
+    .describe('multiwindow burn-rate alerts on the error budget (page: fast burns; ticket: slow)'),
+  labels: z
+    .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string())
+    .default({})
+    .describe('labels on every alert, e.g. team, for Alertmanager routing'),
+});
+
 export const serviceSpecSchema = z
   .strictObject({
     apiVersion: z.literal(SPEC_API_VERSION, {
@@ -394,6 +464,9 @@ export const serviceSpecSchema = z
           .describe('who may connect; empty allows only the same namespace'),
       })
       .optional(),
+    monitoring: monitoringSchema
+      .default(monitoringSchema.parse({}))
+      .describe('Prometheus alerting rules for the service (gantry alerts)'),
     release: releaseSchema
       .default(releaseSchema.parse({}))
       .describe('how gantry release ships a new version: rolling, canary, gray or blue-green'),
@@ -411,6 +484,7 @@ export type ProbeSpec = z.output<typeof probe>;
 export type ReleaseSpec = z.output<typeof releaseSchema>;
 export type AnalysisSpec = z.output<typeof analysisSchema>;
 export type ReleaseStepSpec = z.output<typeof releaseStep>;
+export type MonitoringSpec = z.output<typeof monitoringSchema>;
 
 /** The JSON Schema of gantry.yaml, for editors (yaml-language-server). */
 export function specJsonSchema(): Record<string, unknown> {

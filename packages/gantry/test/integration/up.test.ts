@@ -21,7 +21,13 @@ const ns = `up-it-${Date.now().toString(36)}`;
 const work = mkdtempSync(join(tmpdir(), 'gantry-up-'));
 
 after(() => {
-  if (!skip) run('kubectl', ['delete', 'namespace', ns, '--wait=false'], cluster as ClusterEnv);
+  if (!skip) {
+    // The rules gantry up loaded would report the deleted service as down forever.
+    spawnSync(process.execPath, [gantryBin, 'alerts', 'delete', '-f', join(work, 'gantry.yaml')], {
+      env: { ...process.env, ...(cluster as ClusterEnv) },
+    });
+    run('kubectl', ['delete', 'namespace', ns, '--wait=false'], cluster as ClusterEnv);
+  }
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -56,6 +62,7 @@ test(
     assert.match(r.stdout, /user-service is up\./);
     assert.match(r.stdout, /API {10}http:\/\/10\.96\.\d+\.\d+\/api\/users/);
     assert.match(r.stdout, /Prometheus {3}http:\/\/127\.0\.0\.1:9090/);
+    assert.match(r.stdout, /alerts {7}5 rules loaded \(gantry alerts status -f /);
     const replicas = run(
       'kubectl',
       ['-n', ns, 'get', 'deployment', 'user-service', '-o', 'jsonpath={.status.readyReplicas}'],

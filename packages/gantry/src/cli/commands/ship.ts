@@ -128,7 +128,8 @@ Example:
       `
 Without KUBECONFIG (or --kubeconfig), gantry up starts the local single-node cluster from
 this checkout (hack/cluster/cluster up: Kubernetes, registry, Prometheus, gateway), then
-ships the service and prints where to reach it. With KUBECONFIG set it ships to that
+ships the service, loads its alerting rules into that Prometheus (gantry alerts apply;
+whenever $GANTRY_PROMETHEUS_RULES_DIR is set) and prints where to reach it. With KUBECONFIG set it ships to that
 cluster instead; the image goes to the registry named in the spec's image.
 
 Example:
@@ -155,7 +156,8 @@ Example:
         skipTests: !!opts.skipTests,
         timeoutMs: 300_000,
       });
-      if (r.ok) await printEndpoints(opts.file, format, local);
+      const alerts = r.ok ? await loadAlerts(opts.file, format) : undefined;
+      if (r.ok) await printEndpoints(opts.file, format, local, alerts);
       exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
     });
 
@@ -207,7 +209,36 @@ async function shipFile(
   return r;
 }
 
-async function printEndpoints(file: string, format: OutputFormat, local: boolean): Promise<void> {
+/**
+ * Loads the service's alerting rules when a Prometheus rules directory is known (the
+ * local cluster exports it). The service is up either way: a failure is a warning.
+ */
+async function loadAlerts(file: string, format: OutputFormat): Promise<string | undefined> {
+  const rulesDir = process.env.GANTRY_PROMETHEUS_RULES_DIR;
+  if (!rulesDir) return undefined;
+  const spec = loadSpecFile(file);
+  const { applyAlertRules, renderAlertRules } = await import('../../monitor/index.js');
+  const { prometheusUrl } = await import('../../analysis/prometheus.js');
+  const rendered = renderAlertRules(spec);
+  try {
+    const r = await applyAlertRules(spec, rendered, {
+      rulesDir,
+      prometheusUrl: prometheusUrl(spec.release.analysis),
+    });
+    return `${r.rules} rules loaded (gantry alerts status -f ${file})`;
+  } catch (err) {
+    if (format === 'text')
+      process.stderr.write(`warning: alerting rules not loaded: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
+async function printEndpoints(
+  file: string,
+  format: OutputFormat,
+  local: boolean,
+  alerts?: string,
+): Promise<void> {
   if (format === 'json') return;
   const spec = loadSpecFile(file);
   const { Kube } = await import('../../kube/client.js');
@@ -250,6 +281,7 @@ async function printEndpoints(file: string, format: OutputFormat, local: boolean
       `  kubectl      export KUBECONFIG=${process.env.KUBECONFIG ?? ''}`,
     );
   }
+  if (alerts) lines.push(`  alerts       ${alerts}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

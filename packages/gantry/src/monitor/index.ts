@@ -1,0 +1,18 @@
+export {
+  BURN_WINDOWS,
+  prometheusRuleObject,
+  promDuration,
+  renderAlertRules,
+  ruleGroupName,
+  rulesYaml,
+} from './rules.js';
+export type { AlertingRule, RecordingRule, RenderedRules, Rule, RuleGroup } from './rules.js';
+export { quantityValue } from './quantity.js';
+export {
+  AlertRulesError,
+  applyAlertRules,
+  removeAlertRules,
+  rulesFileName,
+  serviceAlerts,
+} from './apply.js';
+export type { ActiveAlert, AppliedRules, RulesTarget } from './apply.js';

@@ -1,0 +1,191 @@
+// gantry alerts against the local cluster's real Prometheus and Alertmanager: the rules
+// of a deployed service are loaded from the rules directory, a rule file Prometheus
+// refuses is replaced by the one before, and an error rate above the threshold reaches
+// Alertmanager as GantryErrorRateHigh for that service. The workload is the echo
+// fixture answering every 2nd request with a 500 (FAIL_EVERY=2).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  eventually,
+  kubectl,
+  pushEchoImage,
+  requireCluster,
+  run,
+} from '../../../../hack/cluster/test/cluster-env.js';
+import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+
+interface MonitoringEnv extends ClusterEnv {
+  GANTRY_PROMETHEUS_RULES_DIR?: string;
+}
+
+const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
+const cluster = requireCluster();
+const skip = typeof cluster === 'string' ? cluster : false;
+const ns = `gantry-alerts-${Date.now().toString(36)}`;
+const name = 'flaky';
+let env: MonitoringEnv;
+let work: string;
+let image: string;
+
+function gantry(args: string[]) {
+  const r = spawnSync(process.execPath, [gantryBin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env, GANTRY_PROMETHEUS_URL: env.PROMETHEUS_URL },
+    timeout: 180_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function writeSpec(file: string, selector = ''): string {
+  const path = join(work, file);
+  writeFileSync(
+    path,
+    `apiVersion: gantry.dev/v1alpha1
+name: ${name}
+namespace: ${ns}
+image: ${image}
+replicas: 1
+env: { FAIL_EVERY: "2" }
+ports: [{ containerPort: 8080, servicePort: 80 }]
+metrics: { path: /metrics }
+resources: { requests: { cpu: 10m, memory: 16Mi }, limits: { memory: 64Mi } }
+probes: { readiness: { path: /healthz, periodSeconds: 1 } }
+terminationGracePeriodSeconds: 2
+release: { analysis: { requests: { selector: '${selector}' } } }
+monitoring:
+  labels: { team: it }
+  alerts:
+    errorRate: { above: 0.2, window: 20s, for: 0s }
+    latencyP99: false
+    cpu: false
+    memory: false
+    down: { for: 5m }
+`,
+  );
+  return path;
+}
+
+async function rulesOf(group: string): Promise<{ file: string; rules: { name: string }[] }[]> {
+  const res = await fetch(`${env.PROMETHEUS_URL}/api/v1/rules`);
+  const body = (await res.json()) as {
+    data: { groups: { name: string; file: string; rules: { name: string }[] }[] };
+  };
+  return body.data.groups.filter((g) => g.name === group);
+}
+
+before(
+  () => {
+    if (skip) return;
+    env = cluster as MonitoringEnv;
+    assert.ok(env.GANTRY_PROMETHEUS_RULES_DIR, 'cluster env has no GANTRY_PROMETHEUS_RULES_DIR');
+    work = mkdtempSync(join(tmpdir(), 'gantry-alerts-'));
+    image = pushEchoImage(env, 'gantry-alerts/echo', '1');
+  },
+  { timeout: 120_000 },
+);
+
+after(() => {
+  if (skip) return;
+  gantry(['alerts', 'delete', '-f', join(work, 'good.yaml')]);
+  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
+  rmSync(work, { recursive: true, force: true });
+});
+
+test(
+  'rules are loaded, a refused rule file is put back, and an error rate reaches Alertmanager',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const group = `gantry:${ns}/${name}`;
+    const good = writeSpec('good.yaml');
+    const deployed = gantry(['deploy', '-f', good]);
+    assert.equal(deployed.status, 0, deployed.stderr);
+
+    // Nowhere to write: bad input, nothing changed.
+    const noDir = gantry(['alerts', 'apply', '-f', good, '--rules-dir', join(work, 'missing')]);
+    assert.equal(noDir.status, 3, noDir.stderr);
+    assert.match(noDir.stderr, /rules directory .*missing does not exist/);
+
+    const applied = gantry(['-o', 'json', 'alerts', 'apply', '-f', good]);
+    assert.equal(applied.status, 0, applied.stderr);
+    const r = JSON.parse(applied.stdout) as { file: string; rules: number; group: string };
+    assert.deepEqual([r.group, r.rules], [group, 2]);
+    const loaded = await rulesOf(group);
+    assert.deepEqual(
+      loaded.map((g) => g.rules.map((x) => x.name)),
+      [['GantryErrorRateHigh', 'GantryServiceDown']],
+    );
+    const goodText = readFileSync(r.file, 'utf8');
+
+    // A selector Prometheus cannot parse: the reload fails, the good file is put back.
+    const bad = writeSpec('bad.yaml', 'route!~"("');
+    const refused = gantry(['alerts', 'apply', '-f', bad]);
+    assert.equal(refused.status, 6, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /could not load the rules .* the previous rule file was put back/);
+    assert.equal(readFileSync(r.file, 'utf8'), goodText);
+    assert.equal((await rulesOf(group))[0]?.rules.length, 2);
+
+    // Half the requests fail: well above 20 %. Load through the Service, bounded.
+    const svc = kubectl(env, ['-n', ns, 'get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}']);
+    const url = `http://${svc.trim()}/`;
+    let stop = false;
+    const load = (async () => {
+      for (let i = 0; i < 1200 && !stop; i++) {
+        await new Promise<void>((resolve) => {
+          const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('timeout', () => req.destroy());
+          req.on('error', () => resolve());
+        });
+        await new Promise((s) => setTimeout(s, 100));
+      }
+    })();
+    try {
+      const fired = await eventually('GantryErrorRateHigh in Alertmanager', 120_000, async () => {
+        const q = new URLSearchParams();
+        q.append('filter', 'alertname="GantryErrorRateHigh"');
+        q.append('filter', `namespace="${ns}"`);
+        const res = await fetch(`${env.ALERTMANAGER_URL}/api/v2/alerts?${q.toString()}`);
+        const list = (await res.json()) as {
+          labels: Record<string, string>;
+          annotations: Record<string, string>;
+          status: { state: string };
+        }[];
+        return list.find((a) => a.status.state === 'active');
+      });
+      t.diagnostic(`${fired.annotations.summary}`);
+      assert.equal(fired.labels.service, name);
+      assert.equal(fired.labels.team, 'it');
+      assert.equal(fired.labels.severity, 'page');
+      assert.match(
+        fired.annotations.summary ?? '',
+        new RegExp(`^${ns}/${name}: [0-9.]+% of requests fail$`),
+      );
+
+      const status = gantry(['-o', 'json', 'alerts', 'status', '-f', good]);
+      assert.equal(status.status, 0, status.stderr);
+      const alerts = (
+        JSON.parse(status.stdout) as { alerts: { alertname: string; state: string }[] }
+      ).alerts;
+      assert.ok(
+        alerts.some((a) => a.alertname === 'GantryErrorRateHigh' && a.state === 'firing'),
+        status.stdout,
+      );
+    } finally {
+      stop = true;
+      await load;
+    }
+
+    const removed = gantry(['alerts', 'delete', '-f', good]);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.equal(existsSync(r.file), false);
+    assert.deepEqual(await rulesOf(group), []);
+  },
+);
