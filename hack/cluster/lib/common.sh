@@ -53,20 +53,41 @@ die() {
 
 # ---- processes --------------------------------------------------------------
 # start_daemon NAME CMD... : start CMD detached, log to $LOGS/NAME.log, pid in $PIDS/NAME.pid.
-# Idempotent: a live process recorded under NAME is left alone.
+# Idempotent: a live process recorded under NAME is left alone when it runs exactly CMD,
+# and restarted when its command line differs (a flag added since it was started).
 start_daemon() {
-  local name=$1
+  local name=$1 pid
   shift
   mkdir -p "$LOGS" "$PIDS"
-  if daemon_alive "$name"; then
-    info "$name already running (pid $(daemon_pid "$name"))"
-    return 0
+  if pid=$(daemon_pid "$name"); then
+    if [[ $(tr '\0' '\n' <"/proc/$pid/cmdline") == "$(_exec_argv "$@")" ]]; then
+      info "$name already running (pid $pid)"
+      return 0
+    fi
+    info "$name runs with other arguments than these: restarting it"
+    stop_daemon "$name"
   fi
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  local pid=$!
+  pid=$!
   # The start time disambiguates a recycled pid from our process.
   echo "$pid $(_start_time "$pid")" >"$PIDS/$name.pid"
   info "$name started (pid $pid, log $LOGS/$name.log)"
+}
+
+# _exec_argv CMD...: the command line CMD's process ends up with, one word per line:
+# `env [-u NAME]... [NAME=VALUE]... PROG ARGS` execs PROG ARGS.
+_exec_argv() {
+  if [[ $1 == env ]]; then
+    shift
+    while (($#)); do
+      case $1 in
+        -u) shift 2 ;;
+        *=*) shift ;;
+        *) break ;;
+      esac
+    done
+  fi
+  printf '%s\n' "$@"
 }
 
 _start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || echo 0; }

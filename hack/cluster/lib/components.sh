@@ -255,7 +255,10 @@ CFG
   start_daemon kubelet "$BIN/kubelet" --config="$STATE/kubelet/config.yaml" \
     --kubeconfig="$STATE/kubelet.kubeconfig" --root-dir="$STATE/kubelet/root" \
     --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
-    --pod-infra-container-image="$PAUSE_IMAGE"
+    --pod-infra-container-image="$PAUSE_IMAGE" \
+    --containerd="$CONTAINERD_SOCK"
+  # --containerd: where the kubelet's cAdvisor asks containerd which pod and container a
+  # cgroup belongs to; without it /metrics/cadvisor has pod-level series only.
   wait_for "kubelet /healthz" 90 curl -sf http://127.0.0.1:10248/healthz
 }
 
@@ -303,6 +306,10 @@ rules:
   - apiGroups: [discovery.k8s.io]
     resources: [endpointslices]
     verbs: [get, list, watch]
+  # The kubelet's cAdvisor endpoint (container CPU and memory, for gantry's alert rules).
+  - apiGroups: [""]
+    resources: [nodes/metrics]
+    verbs: [get]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -322,6 +329,20 @@ rule_files: ["$STATE/prometheus/rules/*.yml"]
 scrape_configs:
   - job_name: prometheus
     static_configs: [{ targets: ["$PROMETHEUS_ADDR"] }]
+  # Container CPU and memory from the kubelet's cAdvisor, with the namespace, pod and
+  # container labels gantry's alert rules select on; only the series those rules read.
+  - job_name: kubelet-cadvisor
+    scheme: https
+    metrics_path: /metrics/cadvisor
+    tls_config:
+      ca_file: $PKI/ca.crt
+      cert_file: $PKI/prometheus.crt
+      key_file: $PKI/prometheus.key
+    static_configs: [{ targets: ["$NODE_IP:10250"] }]
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        action: keep
+        regex: container_cpu_usage_seconds_total|container_memory_working_set_bytes
   # Traefik, the Gateway API implementation (lib/gateway.sh): per-route traffic.
   - job_name: traefik
     static_configs: [{ targets: ["127.0.0.1:9000"] }]

@@ -63,11 +63,12 @@ export function renderAlertRules(spec: ServiceSpec): RenderedRules {
     .join(',');
   const errSel = `${sel},${req.statusLabel}=~${str(req.errorStatus)}`;
   const who = `${spec.namespace}/${spec.name}`;
+  // monitoring.labels may change severity, never the labels that name the service.
   const labels = (severity: string): Record<string, string> => ({
     severity,
+    ...m.labels,
     namespace: spec.namespace,
     service: spec.name,
-    ...m.labels,
   });
   const needScrape = (what: string) =>
     notes.push(

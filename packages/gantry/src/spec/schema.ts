@@ -271,7 +271,9 @@ const latencyAlert = z.strictObject({
 });
 const cpuAlert = z.strictObject({
   above: ratio.default(0.8).describe('share of the CPU limit (or request, without one)'),
-  window: duration.default(300),
+  window: duration
+    .default(300)
+    .describe('rate window; cAdvisor samples every 10-15 s, so 1m at least'),
   for: duration.default(300),
 });
 const memoryAlert = z.strictObject({

@@ -1,8 +1,9 @@
 // gantry alerts against the local cluster's real Prometheus and Alertmanager: the rules
 // of a deployed service are loaded from the rules directory, a rule file Prometheus
 // refuses is replaced by the one before, and an error rate above the threshold reaches
-// Alertmanager as GantryErrorRateHigh for that service. The workload is the echo
-// fixture answering every 2nd request with a 500 (FAIL_EVERY=2).
+// Alertmanager as GantryErrorRateHigh for that service, as do CPU and memory alerts from
+// the kubelet's cAdvisor. The workload is the echo fixture answering every 2nd request
+// with a 500 (FAIL_EVERY=2).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -63,12 +64,27 @@ monitoring:
   alerts:
     errorRate: { above: 0.2, window: 20s, for: 0s }
     latencyP99: false
-    cpu: false
-    memory: false
+    cpu: { above: 0.001, window: 1m, for: 0s }
+    memory: { above: 0.01, for: 0s }
     down: { for: 5m }
 `,
   );
   return path;
+}
+
+interface AmAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  status: { state: string };
+}
+
+/** The active alert of that name for this test's namespace in Alertmanager, if any. */
+async function firing(alertname: string): Promise<AmAlert | undefined> {
+  const q = new URLSearchParams();
+  q.append('filter', `alertname="${alertname}"`);
+  q.append('filter', `namespace="${ns}"`);
+  const res = await fetch(`${env.ALERTMANAGER_URL}/api/v2/alerts?${q.toString()}`);
+  return ((await res.json()) as AmAlert[]).find((a) => a.status.state === 'active');
 }
 
 async function rulesOf(group: string): Promise<{ file: string; rules: { name: string }[] }[]> {
@@ -114,11 +130,11 @@ test(
     const applied = gantry(['-o', 'json', 'alerts', 'apply', '-f', good]);
     assert.equal(applied.status, 0, applied.stderr);
     const r = JSON.parse(applied.stdout) as { file: string; rules: number; group: string };
-    assert.deepEqual([r.group, r.rules], [group, 2]);
+    assert.deepEqual([r.group, r.rules], [group, 4]);
     const loaded = await rulesOf(group);
     assert.deepEqual(
       loaded.map((g) => g.rules.map((x) => x.name)),
-      [['GantryErrorRateHigh', 'GantryServiceDown']],
+      [['GantryErrorRateHigh', 'GantryCPUHigh', 'GantryMemoryHigh', 'GantryServiceDown']],
     );
     const goodText = readFileSync(r.file, 'utf8');
 
@@ -128,7 +144,7 @@ test(
     assert.equal(refused.status, 6, refused.stdout + refused.stderr);
     assert.match(refused.stderr, /could not load the rules .* the previous rule file was put back/);
     assert.equal(readFileSync(r.file, 'utf8'), goodText);
-    assert.equal((await rulesOf(group))[0]?.rules.length, 2);
+    assert.equal((await rulesOf(group))[0]?.rules.length, 4);
 
     // Half the requests fail: well above 20 %. Load through the Service, bounded.
     const svc = kubectl(env, ['-n', ns, 'get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}']);
@@ -148,18 +164,9 @@ test(
       }
     })();
     try {
-      const fired = await eventually('GantryErrorRateHigh in Alertmanager', 120_000, async () => {
-        const q = new URLSearchParams();
-        q.append('filter', 'alertname="GantryErrorRateHigh"');
-        q.append('filter', `namespace="${ns}"`);
-        const res = await fetch(`${env.ALERTMANAGER_URL}/api/v2/alerts?${q.toString()}`);
-        const list = (await res.json()) as {
-          labels: Record<string, string>;
-          annotations: Record<string, string>;
-          status: { state: string };
-        }[];
-        return list.find((a) => a.status.state === 'active');
-      });
+      const fired = await eventually('GantryErrorRateHigh in Alertmanager', 120_000, () =>
+        firing('GantryErrorRateHigh'),
+      );
       t.diagnostic(`${fired.annotations.summary}`);
       assert.equal(fired.labels.service, name);
       assert.equal(fired.labels.team, 'it');
@@ -168,6 +175,24 @@ test(
         fired.annotations.summary ?? '',
         new RegExp(`^${ns}/${name}: [0-9.]+% of requests fail$`),
       );
+      // CPU and memory from the kubelet's cAdvisor, against thresholds set far below what
+      // any process uses: the rules' selectors match the real series of the service's pod.
+      const pod = kubectl(env, [
+        '-n',
+        ns,
+        'get',
+        'pods',
+        '-o',
+        'jsonpath={.items[0].metadata.name}',
+      ]);
+      for (const alertname of ['GantryCPUHigh', 'GantryMemoryHigh']) {
+        const a = await eventually(`${alertname} in Alertmanager`, 120_000, () =>
+          firing(alertname),
+        );
+        t.diagnostic(`${a.annotations.summary}`);
+        assert.equal(a.labels.pod, pod.trim());
+        assert.equal(a.labels.severity, 'warning');
+      }
 
       const status = gantry(['-o', 'json', 'alerts', 'status', '-f', good]);
       assert.equal(status.status, 0, status.stderr);

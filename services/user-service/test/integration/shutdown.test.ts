@@ -59,7 +59,10 @@ test('SIGTERM drains, finishes in-flight requests and exits 0', async () => {
     'shutdown: HTTP server closed; closing resources',
     'shutdown: complete',
   ]);
-  // The API requests completed after the listener began closing: close waited for them.
+  // Every API request completed before the server reported itself closed, and those still
+  // in flight when the listener began closing were waited for. (On a starved machine the
+  // drain timer can fire late enough for one to finish before closing begins: that is not
+  // a fault, so at least one, not all, must finish inside the close phase.)
   const closing = svc.logs.findIndex((l) => l.msg?.startsWith('shutdown: closing listener'));
   const closed = svc.logs.findIndex((l) => l.msg?.startsWith('shutdown: HTTP server closed'));
   const completed = svc.logs
@@ -68,6 +71,12 @@ test('SIGTERM drains, finishes in-flight requests and exits 0', async () => {
   assert.equal(completed.length, 4);
   for (const { l, i } of completed) {
     assert.equal(l.statusCode, 200);
-    assert.ok(i > closing && i < closed, 'an API request finished outside the close phase');
+    assert.ok(i < closed, 'an API request finished after the server reported itself closed');
   }
+  assert.ok(
+    completed.some(({ i }) => i > closing),
+    `no API request was in flight when the listener began closing (log: ${JSON.stringify(
+      svc.logs.map((l) => l.msg),
+    )})`,
+  );
 });
