@@ -3,6 +3,7 @@ import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
 import { registerChartCommands } from './commands/chart.js';
 import { registerAlertCommands } from './commands/alerts.js';
+import { registerChaosCommands } from './commands/chaos.js';
 import { registerProgressiveCommands } from './commands/progressive.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
@@ -46,9 +47,10 @@ export function buildProgram(exitCodes: number[] = []): Command {
   const releaseExits = registerReleaseCommands(program);
   const progressiveExits = registerProgressiveCommands(program);
   const shipExits = registerShipCommands(program);
+  const chaosExits = registerChaosCommands(program);
   registerCodegenCommands(program);
   program.hook('postAction', () => {
-    exitCodes.push(...releaseExits, ...progressiveExits, ...shipExits);
+    exitCodes.push(...releaseExits, ...progressiveExits, ...shipExits, ...chaosExits);
   });
   for (const c of program.commands) c.exitOverride().showSuggestionAfterError(true);
   return program;
