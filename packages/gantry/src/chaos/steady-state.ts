@@ -5,6 +5,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Prometheus } from '../analysis/prometheus.js';
 import type { Kube } from '../kube/client.js';
+import { requestSelectors } from '../monitor/rules.js';
 import type { ServiceSpec } from '../spec/index.js';
 
 export interface SteadyState {
@@ -72,17 +73,10 @@ async function errorCounts(
   spec: ServiceSpec,
   seconds: number,
 ): Promise<{ requests: number; errors: number }> {
-  const req = spec.release.analysis.requests;
-  const sel = [
-    `namespace=${JSON.stringify(spec.namespace)}`,
-    `app_kubernetes_io_name=${JSON.stringify(spec.name)}`,
-    req.selector.trim(),
-  ]
-    .filter((x) => x !== '')
-    .join(',');
-  const errSel = `${sel},${req.statusLabel}=~${JSON.stringify(req.errorStatus)}`;
+  const metric = spec.release.analysis.requests.metric;
+  const { sel, errSel } = requestSelectors(spec);
   const sum = async (s: string) =>
-    (await prom.query(`sum(increase(${req.metric}{${s}}[${seconds}s]))`))[0]?.value ?? 0;
+    (await prom.query(`sum(increase(${metric}{${s}}[${seconds}s]))`))[0]?.value ?? 0;
   const [requests, errors] = await Promise.all([sum(sel), sum(errSel)]);
   return {
     requests: Number.isFinite(requests) ? requests : 0,

@@ -3,6 +3,7 @@ export {
   prometheusRuleObject,
   promDuration,
   renderAlertRules,
+  requestSelectors,
   ruleGroupName,
   rulesYaml,
 } from './rules.js';

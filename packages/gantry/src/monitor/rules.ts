@@ -54,14 +54,7 @@ export function renderAlertRules(spec: ServiceSpec): RenderedRules {
   const rules: Rule[] = [];
   const req = spec.release.analysis.requests;
   const scraped = spec.metrics !== undefined;
-  const sel = [
-    `namespace=${str(spec.namespace)}`,
-    `app_kubernetes_io_name=${str(spec.name)}`,
-    req.selector.trim(),
-  ]
-    .filter((x) => x !== '')
-    .join(',');
-  const errSel = `${sel},${req.statusLabel}=~${str(req.errorStatus)}`;
+  const { sel, errSel } = requestSelectors(spec);
   const who = `${spec.namespace}/${spec.name}`;
   // monitoring.labels may change severity, never the labels that name the service.
   const labels = (severity: string): Record<string, string> => ({
@@ -220,6 +213,22 @@ export function renderAlertRules(spec: ServiceSpec): RenderedRules {
     }
   }
   return { file: { groups: [{ name: ruleGroupName(spec), rules }] }, notes };
+}
+
+/**
+ * PromQL label matchers for the service's requests (both tracks, as the pods' labels
+ * reach Prometheus) and for those that count as errors, per release.analysis.requests.
+ */
+export function requestSelectors(spec: ServiceSpec): { sel: string; errSel: string } {
+  const req = spec.release.analysis.requests;
+  const sel = [
+    `namespace=${str(spec.namespace)}`,
+    `app_kubernetes_io_name=${str(spec.name)}`,
+    req.selector.trim(),
+  ]
+    .filter((x) => x !== '')
+    .join(',');
+  return { sel, errSel: `${sel},${req.statusLabel}=~${str(req.errorStatus)}` };
 }
 
 /** The rules as a Prometheus Operator PrometheusRule object. */
