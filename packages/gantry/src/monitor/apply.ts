@@ -4,7 +4,7 @@
 // /api/v1/rules that it loaded the group from that file. A file Prometheus refuses
 // is replaced by what was there before, so a bad change never stays on disk.
 import { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { ServiceSpec } from '../spec/index.js';
 import { ruleGroupName, rulesYaml } from './rules.js';
 import type { RenderedRules } from './rules.js';
@@ -182,7 +182,9 @@ async function waitForGroup(
       data?: { groups?: { name: string; file: string; rules: unknown[] }[] };
     };
     const groups = (body.data?.groups ?? []).filter((g) => g.name === group);
-    const ours = groups.find((g) => resolve(g.file) === file);
+    // By file name: Prometheus reports the path as its rule_files glob spells it, which
+    // may reach the same directory through a symlink.
+    const ours = groups.find((g) => basename(g.file) === basename(file));
     if (rules === 0 ? ours === undefined : ours?.rules.length === rules) return;
     seen = groups.length
       ? groups.map((g) => `${g.rules.length} rules from ${g.file}`).join(', ')
