@@ -28,13 +28,17 @@ export interface RangeSeries {
   points: [number, number][];
 }
 
-/** spec.prometheus, else $GANTRY_PROMETHEUS_URL, else $PROMETHEUS_URL, else http://127.0.0.1:9090. */
-export function prometheusUrl(spec: Pick<AnalysisSpec, 'prometheus'>): string {
+/**
+ * `flag` (a --prometheus given on the command line), else spec.prometheus, else
+ * $GANTRY_PROMETHEUS_URL, else $PROMETHEUS_URL, else http://127.0.0.1:9090; no trailing /.
+ */
+export function prometheusUrl(spec: Pick<AnalysisSpec, 'prometheus'>, flag?: string): string {
   const env = (name: string) => {
     const v = process.env[name];
     return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
   };
   return (
+    flag ??
     spec.prometheus ??
     env('GANTRY_PROMETHEUS_URL') ??
     env('PROMETHEUS_URL') ??

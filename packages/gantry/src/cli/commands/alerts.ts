@@ -134,7 +134,7 @@ Examples:
     )
     .action(async (opts: { file: string; prometheus?: string }, cmd: Command) => {
       const spec = loadSpecFile(opts.file);
-      const url = (opts.prometheus ?? prometheusUrl(spec.release.analysis)).replace(/\/+$/, '');
+      const url = prometheusUrl(spec.release.analysis, opts.prometheus);
       const list = await serviceAlerts(spec, url);
       if (json(cmd)) {
         printJson({ service: spec.name, namespace: spec.namespace, alerts: list });
@@ -166,7 +166,7 @@ function target(spec: ServiceSpec, opts: TargetOpts, cmd: Command): RulesTarget 
   const text = !json(cmd);
   return {
     rulesDir,
-    prometheusUrl: (opts.prometheus ?? prometheusUrl(spec.release.analysis)).replace(/\/+$/, ''),
+    prometheusUrl: prometheusUrl(spec.release.analysis, opts.prometheus),
     ...(text ? { onProgress: (m: string) => process.stderr.write(`  ${m}\n`) } : {}),
   };
 }

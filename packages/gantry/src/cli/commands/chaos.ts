@@ -86,9 +86,7 @@ Examples:
           maxErrorRate,
           ...(spec.metrics
             ? {
-                prometheus: new Prometheus(
-                  (flags.prometheus ?? prometheusUrl(spec.release.analysis)).replace(/\/+$/, ''),
-                ),
+                prometheus: new Prometheus(prometheusUrl(spec.release.analysis, flags.prometheus)),
               }
             : {}),
           signal: ac.signal,

@@ -156,8 +156,11 @@ Example:
         skipTests: !!opts.skipTests,
         timeoutMs: 300_000,
       });
-      const alerts = r.ok ? await loadAlerts(opts.file, format) : undefined;
-      if (r.ok) await printEndpoints(opts.file, format, local, alerts);
+      if (r.ok) {
+        const spec = loadSpecFile(opts.file);
+        const alerts = await loadAlerts(spec, opts.file, format);
+        await printEndpoints(spec, format, local, alerts);
+      }
       exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
     });
 
@@ -213,10 +216,13 @@ async function shipFile(
  * Loads the service's alerting rules when a Prometheus rules directory is known (the
  * local cluster exports it). The service is up either way: a failure is a warning.
  */
-async function loadAlerts(file: string, format: OutputFormat): Promise<string | undefined> {
+async function loadAlerts(
+  spec: ServiceSpec,
+  file: string,
+  format: OutputFormat,
+): Promise<string | undefined> {
   const rulesDir = process.env.GANTRY_PROMETHEUS_RULES_DIR;
   if (!rulesDir) return undefined;
-  const spec = loadSpecFile(file);
   const { applyAlertRules, renderAlertRules } = await import('../../monitor/index.js');
   const { prometheusUrl } = await import('../../analysis/prometheus.js');
   const rendered = renderAlertRules(spec);
@@ -234,13 +240,12 @@ async function loadAlerts(file: string, format: OutputFormat): Promise<string | 
 }
 
 async function printEndpoints(
-  file: string,
+  spec: ServiceSpec,
   format: OutputFormat,
   local: boolean,
   alerts?: string,
 ): Promise<void> {
   if (format === 'json') return;
-  const spec = loadSpecFile(file);
   const { Kube } = await import('../../kube/client.js');
   const kube = Kube.load();
   const svc = await kube.get<{ spec?: { clusterIP?: string; ports?: { port: number }[] } }>({
