@@ -4,12 +4,9 @@
 // the steady state, so nothing is killed. Prometheus is the cluster's own.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   eventually,
   kubectl,
@@ -18,8 +15,10 @@ import {
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { Load } from '../../../../hack/cluster/test/load.js';
+import { Prometheus } from '../../src/analysis/prometheus.js';
+import { runGantry } from '../gantry-cli.js';
 
-const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-chaos-${Date.now().toString(36)}`;
@@ -29,12 +28,7 @@ let work: string;
 let image: string;
 
 function gantry(args: string[]) {
-  const r = spawnSync(process.execPath, [gantryBin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env, GANTRY_PROMETHEUS_URL: env.PROMETHEUS_URL },
-    timeout: 240_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runGantry(args, { ...env, GANTRY_PROMETHEUS_URL: env.PROMETHEUS_URL });
 }
 
 function writeSpec(failEvery: number): string {
@@ -63,30 +57,6 @@ const pods = () =>
     .filter((x) => x !== '')
     .sort();
 
-/** Requests through the Service, one every 50 ms, until stopped (at most 3 minutes). */
-function load(url: string): { stop: () => Promise<void> } {
-  let stopped = false;
-  const done = (async () => {
-    for (let i = 0; i < 3600 && !stopped; i++) {
-      await new Promise<void>((resolve) => {
-        const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        });
-        req.on('timeout', () => req.destroy());
-        req.on('error', () => resolve());
-      });
-      await new Promise((s) => setTimeout(s, 50));
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
-}
-
 before(
   () => {
     if (skip) return;
@@ -111,13 +81,16 @@ test(
     const deployed = gantry(['deploy', '-f', healthy]);
     assert.equal(deployed.status, 0, deployed.stderr);
     const ip = kubectl(env, ['-n', ns, 'get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}']);
-    const traffic = load(`http://${ip.trim()}/`);
+    const traffic = new Load({
+      url: `http://${ip.trim()}/`,
+      rps: 20,
+      maxDurationMs: 300_000,
+    }).start();
     /** Whether Prometheus has seen more than `n` requests of `status` in the last minute. */
     const seen = async (status: string, n: number) => {
       const q = `sum(increase(http_requests_total{namespace="${ns}",status_code="${status}"}[1m]))`;
-      const res = await fetch(`${env.PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(q)}`);
-      const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
-      return Number(body.data.result[0]?.value[1] ?? 0) > n ? true : undefined;
+      const [sample] = await new Prometheus(env.PROMETHEUS_URL).query(q);
+      return (sample?.value ?? 0) > n ? true : undefined;
     };
     try {
       // The steady state is judged on what Prometheus has seen: let it see the load first.

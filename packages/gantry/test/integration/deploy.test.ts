@@ -5,7 +5,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   eventually,
@@ -15,8 +14,9 @@ import {
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { gantryBin, runGantry } from '../gantry-cli.js';
+import type { CliResult } from '../gantry-cli.js';
 
-const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-it-${Date.now().toString(36)}`;
@@ -24,19 +24,8 @@ let env: ClusterEnv;
 let work: string;
 let image: string;
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function gantry(args: string[], extraEnv: Record<string, string> = {}): Result {
-  const r = spawnSync(process.execPath, [gantryBin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env, ECHO_TOKEN: 's3cret-token', ...extraEnv },
-    timeout: 240_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function gantry(args: string[], extraEnv: Record<string, string> = {}): CliResult {
+  return runGantry(args, { ...env, ECHO_TOKEN: 's3cret-token', ...extraEnv });
 }
 
 function writeSpec(

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { gantryBin, runGantry } from '../gantry-cli.js';
 
-const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const seedSpec = fileURLToPath(
   new URL('../../../../deploy/user-service/gantry.yaml', import.meta.url),
 );
@@ -23,9 +23,7 @@ const work = mkdtempSync(join(tmpdir(), 'gantry-up-'));
 after(() => {
   if (!skip) {
     // The rules gantry up loaded would report the deleted service as down forever.
-    spawnSync(process.execPath, [gantryBin, 'alerts', 'delete', '-f', join(work, 'gantry.yaml')], {
-      env: { ...process.env, ...(cluster as ClusterEnv) },
-    });
+    runGantry(['alerts', 'delete', '-f', join(work, 'gantry.yaml')], cluster as ClusterEnv);
     run('kubectl', ['delete', 'namespace', ns, '--wait=false'], cluster as ClusterEnv);
   }
   rmSync(work, { recursive: true, force: true });

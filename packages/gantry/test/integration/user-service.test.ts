@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   eventually,
   kubectl,
@@ -16,8 +16,8 @@ import {
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { gantryBin, runGantry } from '../gantry-cli.js';
 
-const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const serviceDir = fileURLToPath(new URL('../../../../services/user-service', import.meta.url));
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
@@ -52,12 +52,11 @@ rollingUpdate: { maxSurge: 2, maxUnavailable: 1 }
 }
 
 function gantry(args: string[]) {
-  const env = cluster as ClusterEnv;
-  return spawnSync(process.execPath, [gantryBin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env, IT_DATABASE_URL: 'sqlite::memory:' },
-    timeout: 300_000,
-  });
+  return runGantry(
+    args,
+    { ...(cluster as ClusterEnv), IT_DATABASE_URL: 'sqlite::memory:' },
+    300_000,
+  );
 }
 
 /** One GET on a fresh connection (no keep-alive), resolving to the status or an error string. */

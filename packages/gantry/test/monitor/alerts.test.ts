@@ -6,12 +6,9 @@
 // with a 500 (FAIL_EVERY=2).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   eventually,
   kubectl,
@@ -20,12 +17,13 @@ import {
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { Load } from '../../../../hack/cluster/test/load.js';
+import { runGantry } from '../gantry-cli.js';
 
 interface MonitoringEnv extends ClusterEnv {
   GANTRY_PROMETHEUS_RULES_DIR?: string;
 }
 
-const gantryBin = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-alerts-${Date.now().toString(36)}`;
@@ -35,12 +33,7 @@ let work: string;
 let image: string;
 
 function gantry(args: string[]) {
-  const r = spawnSync(process.execPath, [gantryBin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env, GANTRY_PROMETHEUS_URL: env.PROMETHEUS_URL },
-    timeout: 180_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runGantry(args, { ...env, GANTRY_PROMETHEUS_URL: env.PROMETHEUS_URL }, 180_000);
 }
 
 function writeSpec(file: string, selector = ''): string {
@@ -149,20 +142,7 @@ test(
     // Half the requests fail: well above 20 %. Load through the Service, bounded.
     const svc = kubectl(env, ['-n', ns, 'get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}']);
     const url = `http://${svc.trim()}/`;
-    let stop = false;
-    const load = (async () => {
-      for (let i = 0; i < 1200 && !stop; i++) {
-        await new Promise<void>((resolve) => {
-          const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
-            res.resume();
-            res.on('end', resolve);
-          });
-          req.on('timeout', () => req.destroy());
-          req.on('error', () => resolve());
-        });
-        await new Promise((s) => setTimeout(s, 100));
-      }
-    })();
+    const load = new Load({ url, rps: 10, maxDurationMs: 180_000 }).start();
     try {
       const fired = await eventually('GantryErrorRateHigh in Alertmanager', 120_000, () =>
         firing('GantryErrorRateHigh'),
@@ -204,8 +184,7 @@ test(
         status.stdout,
       );
     } finally {
-      stop = true;
-      await load;
+      await load.stop();
     }
 
     const removed = gantry(['alerts', 'delete', '-f', good]);
