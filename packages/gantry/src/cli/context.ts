@@ -36,3 +36,18 @@ export function parseDuration(v: string): number {
     throw new UsageError(`invalid duration "${v}" (examples: 90s, 5m, 1500ms)`);
   }
 }
+
+/** Default wait of a bare --wait (no duration) for another holder's lock. */
+export const DEFAULT_LOCK_WAIT = '5m';
+
+/**
+ * The --wait[=DURATION] option of commands that take the service's lock: absent → 0 (refuse
+ * at once), bare → DEFAULT_LOCK_WAIT, else the duration.
+ */
+export function lockWaitMs(v: string | boolean | undefined): number {
+  if (v === undefined || v === false) return 0;
+  return parseDuration(v === true ? DEFAULT_LOCK_WAIT : v);
+}
+
+export const LOCK_WAIT_HELP =
+  'wait up to DURATION (bare: 5m) while another gantry holds the service lock, instead of refusing';

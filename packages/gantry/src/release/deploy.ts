@@ -11,7 +11,8 @@ import type { Kube } from '../kube/client.js';
 import { waitForRollout } from '../kube/rollout.js';
 import type { RolloutResult } from '../kube/rollout.js';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { acquireLock, defaultHolder } from './lock.js';
+import { waitForRoutes } from '../traffic/route-ready.js';
+import { acquireLockWaiting, defaultHolder } from './lock.js';
 import type { Lock } from './lock.js';
 import { sha256, stripSecretValues } from './record.js';
 import type { ReleaseRecord } from './record.js';
@@ -41,6 +42,15 @@ export interface DeployOptions {
    * previous release's).
    */
   deferRoutes?: boolean;
+  /** How long to wait for another holder's lock on the service (default 0: refuse at once). */
+  lockWaitMs?: number;
+  /**
+   * The gateway's HTTP listener as this machine reaches it, to check each new route answers
+   * (default: the Gateway's status address). See traffic/route-ready.ts.
+   */
+  gatewayUrl?: string;
+  /** Budget for the routes to be accepted and answer once the rollout is done (default 60 s). */
+  routeTimeoutMs?: number;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -101,10 +111,18 @@ export async function deploy(
     objects,
     opts.actor ?? defaultHolder(),
     store,
+    opts.lockWaitMs ?? 0,
+    emit,
   );
   emit({ type: 'stage', stage: 'lock', message: `locked ${spec.namespace}/${spec.name}` });
   if (lock.tookOverFrom) {
-    emit({ type: 'warning', message: `took over an expired lock held by ${lock.tookOverFrom}` });
+    emit({
+      type: 'warning',
+      message:
+        lock.tookOverBecause === 'holder-gone'
+          ? `took over the lock held by ${lock.tookOverFrom}: that process is gone from this machine`
+          : `took over an expired lock held by ${lock.tookOverFrom}`,
+    });
   }
   mark('check');
   let result: DeployResult;
@@ -144,7 +162,7 @@ export async function deploy(
     mark('apply');
 
     emit({ type: 'stage', stage: 'wait', message: 'waiting for the rollout' });
-    const rollout = await waitForRollout(kube, spec.namespace, spec.name, {
+    let rollout = await waitForRollout(kube, spec.namespace, spec.name, {
       timeoutMs: opts.timeoutMs,
       onProgress: (m) => emit({ type: 'progress', message: m }),
       signal: lock.lost,
@@ -154,7 +172,26 @@ export async function deploy(
 
     if (rollout.ok && deferred.length) {
       emit({ type: 'stage', stage: 'routes', message: 'rollout complete; applying the routes' });
-      await applyAll(kube, deferred, emit);
+      applied.push(...(await applyAll(kube, deferred, emit)));
+    }
+    if (rollout.ok && applied.some((o) => o.kind === 'HTTPRoute')) {
+      // "deployed" means reachable: the gateway accepted each route and answers through it.
+      const routes = await waitForRoutes(kube, spec, applied, {
+        timeoutMs: opts.routeTimeoutMs ?? 60_000,
+        ...(opts.gatewayUrl ? { gatewayUrl: opts.gatewayUrl } : {}),
+        onProgress: (m) => emit({ type: 'progress', message: m }),
+      });
+      for (const w of routes.warnings) emit({ type: 'warning', message: w });
+      if (routes.ok) emit({ type: 'progress', message: routes.message });
+      else {
+        rollout = {
+          ok: false,
+          elapsedMs: rollout.elapsedMs,
+          reason: 'RouteNotServed',
+          message: routes.message,
+        };
+      }
+      mark('routes');
     }
     if (rollout.ok) {
       // Prune what the running release owned, plus anything applied by
@@ -240,10 +277,17 @@ async function checkAndLock(
   objects: readonly KubeObject[],
   holder: string,
   store: ReleaseStore,
+  lockWaitMs: number,
+  emit: (e: DeployEvent) => void,
 ): Promise<{ lock: Lock; history: ReleaseRecord[] }> {
   type Attempt = { rejected: unknown } | { lock: Lock; history: ReleaseRecord[] };
   const attempt = async (): Promise<Attempt> => {
-    const locking = acquireLock(kube, namespace, service, holder);
+    const locking = acquireLockWaiting(kube, namespace, service, {
+      holder,
+      waitMs: lockWaitMs,
+      onWait: (err) =>
+        emit({ type: 'progress', message: `waiting for the lock: ${err.message.split(';')[0]}` }),
+    });
     const reading = locking.then(() => store.history());
     // Both are observed below; never an unhandled rejection meanwhile.
     locking.catch(() => undefined);

@@ -12,6 +12,7 @@ import type { Kube } from '../kube/client.js';
 import { commonLabels } from '../render/labels.js';
 import type { KubeObject } from '../render/objects.js';
 import type { ServiceSpec } from '../spec/index.js';
+import { confirmRoute } from './route-ready.js';
 import { _checkPercent, _pct, canaryName } from './router.js';
 import type { AppliedTraffic, HeaderPin, TrafficRouter, TrafficState } from './router.js';
 
@@ -231,22 +232,6 @@ export interface GatewayRouterOptions {
   confirmTimeoutMs?: number;
 }
 
-interface RouteStatus {
-  metadata: { name: string; generation?: number };
-  status?: {
-    parents?: {
-      parentRef: { name: string; namespace?: string };
-      conditions?: {
-        type: string;
-        status: string;
-        reason?: string;
-        message?: string;
-        observedGeneration?: number;
-      }[];
-    }[];
-  };
-}
-
 /** Splits traffic by server-side applying renderRoutes(spec, state). */
 export class GatewayRouter implements TrafficRouter {
   readonly kind = 'gateway' as const;
@@ -294,88 +279,4 @@ export class GatewayRouter implements TrafficRouter {
       ? { ...applied, description: `${applied.description} (${notes.join('; ')})` }
       : applied;
   }
-}
-
-type Confirmation = { ok: true } | { ok: false; rejected: boolean; message: string };
-
-/**
- * Waits, from a watch, until every parent gateway reports Accepted and
- * ResolvedRefs for generation `gen` of the route (or either as False).
- */
-function confirmRoute(
-  kube: Kube,
-  namespace: string,
-  name: string,
-  gen: number,
-  timeoutMs: number,
-): Promise<Confirmation> {
-  return new Promise((resolve) => {
-    let done = false;
-    let stop: (() => void) | undefined;
-    const finish = (c: Confirmation) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      stop?.();
-      resolve(c);
-    };
-    const timer = setTimeout(
-      () =>
-        finish({
-          ok: false,
-          rejected: false,
-          message: `the gateway had not confirmed generation ${gen} after ${Math.round(timeoutMs / 1000)}s`,
-        }),
-      timeoutMs,
-    );
-    const check = (route: RouteStatus) => {
-      const parents = route.status?.parents ?? [];
-      if (parents.length === 0) return;
-      let pending = false;
-      for (const p of parents) {
-        for (const type of ['Accepted', 'ResolvedRefs']) {
-          const c = p.conditions?.find((x) => x.type === type);
-          if (!c || (c.observedGeneration ?? 0) < gen) {
-            pending = true;
-          } else if (c.status === 'False') {
-            finish({
-              ok: false,
-              rejected: true,
-              message: `${type}=False on ${p.parentRef.name} (${c.reason ?? 'no reason'}): ${c.message ?? ''}`,
-            });
-            return;
-          }
-        }
-      }
-      if (!pending) finish({ ok: true });
-    };
-    kube
-      .watch<RouteStatus>(
-        `/apis/gateway.networking.k8s.io/v1/namespaces/${namespace}/httproutes`,
-        { fieldSelector: `metadata.name=${name}` },
-        (type, obj) => {
-          if (type === 'ADDED' || type === 'MODIFIED') check(obj);
-        },
-        (err) => {
-          if (done) return;
-          finish({
-            ok: false,
-            rejected: false,
-            message: `watching the route status failed: ${err instanceof Error ? err.message : String(err)}`,
-          });
-        },
-      )
-      .then(
-        (s) => {
-          if (done) s();
-          else stop = s;
-        },
-        (err: unknown) =>
-          finish({
-            ok: false,
-            rejected: false,
-            message: `could not watch the route status: ${String(err)}`,
-          }),
-      );
-  });
 }

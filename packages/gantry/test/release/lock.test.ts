@@ -6,8 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Lease } from '@kubernetes/client-node';
 import { Kube } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/render/index.js';
-import { LockedError, acquireLock } from '../../src/release/lock.js';
+import { spawn } from 'node:child_process';
+import { LockedError, acquireLock, acquireLockWaiting } from '../../src/release/lock.js';
 import { requireCluster } from '../../../../hack/cluster/test/cluster-env.js';
+import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
@@ -75,4 +77,89 @@ test('an expired lock is taken over, and the old holder cannot release it', { sk
   assert.equal(after?.spec?.holderIdentity, 'holder-b', "the new holder's lease survives");
   await b.release();
   assert.equal(await leaseOf('svc-b'), undefined);
+});
+
+test(
+  'a lock whose holder process is gone from this machine is taken over at once',
+  { skip },
+  async () => {
+    // A real gantry process takes the lock, then is killed (SIGKILL: no release, no cleanup).
+    const script = `
+    import { Kube } from ${JSON.stringify(new URL('../../src/kube/client.ts', import.meta.url).href)};
+    import { acquireLock } from ${JSON.stringify(new URL('../../src/release/lock.ts', import.meta.url).href)};
+    const kube = Kube.load({ kubeconfig: process.env.KUBECONFIG });
+    await acquireLock(kube, ${JSON.stringify(ns)}, 'svc-c', 'killed-holder', 60);
+    console.log('held');
+    setInterval(() => undefined, 1000);
+  `;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        env: { ...process.env, KUBECONFIG: (cluster as ClusterEnv).KUBECONFIG },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const held = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        if (String(d).includes('held')) {
+          clearTimeout(t);
+          resolve(true);
+        }
+      });
+    });
+    assert.ok(held, 'the child took the lock');
+    // While it runs, it is a live holder: refused, with the lease's expiry named.
+    await assert.rejects(acquireLock(kube, ns, 'svc-c', 'holder-d'), (err: unknown) => {
+      assert.ok(err instanceof LockedError);
+      assert.match(err.message, /the lease expires at \d{4}-.*--wait/);
+      return true;
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const t0 = Date.now();
+    const d = await acquireLock(kube, ns, 'svc-c', 'holder-d');
+    assert.ok(Date.now() - t0 < 5000, 'taken over without waiting for the 60 s lease');
+    assert.equal(d.tookOverFrom, 'killed-holder');
+    assert.equal(d.tookOverBecause, 'holder-gone');
+    await d.release();
+  },
+);
+
+test('a lease written elsewhere is never taken before it expires', { skip }, async () => {
+  const a = await acquireLock(kube, ns, 'svc-e', 'holder-a', 30);
+  // The same lease as another machine would have written it: a different boot id.
+  const lease = await leaseOf('svc-e');
+  assert.ok(lease?.metadata?.annotations);
+  lease.metadata.annotations['gantry.dev/holder-boot-id'] = 'another-machine';
+  lease.metadata.annotations['gantry.dev/holder-pid'] = '999999';
+  await kube.replace(lease as unknown as KubeObject);
+  await assert.rejects(acquireLock(kube, ns, 'svc-e', 'holder-b'), LockedError);
+  await a.release();
+});
+
+test('--wait: a waiting holder gets the lock when its holder releases it', { skip }, async () => {
+  const a = await acquireLock(kube, ns, 'svc-f', 'holder-a');
+  const waited: string[] = [];
+  const t0 = Date.now();
+  setTimeout(() => void a.release(), 1500);
+  const b = await acquireLockWaiting(kube, ns, 'svc-f', {
+    holder: 'holder-b',
+    waitMs: 20_000,
+    pollMs: 250,
+    onWait: (e) => waited.push(e.holder),
+  });
+  const took = Date.now() - t0;
+  assert.deepEqual(waited, ['holder-a'], 'told once whom it waits for');
+  assert.ok(took >= 1400 && took < 5000, `got the lock ${took} ms after asking`);
+  assert.equal(b.tookOverFrom, undefined, 'a released lock, not a takeover');
+  await b.release();
+  // And a wait that runs out ends with the refusal.
+  const c = await acquireLock(kube, ns, 'svc-f', 'holder-c');
+  await assert.rejects(
+    acquireLockWaiting(kube, ns, 'svc-f', { holder: 'holder-d', waitMs: 600, pollMs: 200 }),
+    LockedError,
+  );
+  await c.release();
 });

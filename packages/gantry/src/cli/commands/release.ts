@@ -6,12 +6,12 @@ import { deploymentRollout } from '../../kube/readiness.js';
 import { waitForRollout } from '../../kube/rollout.js';
 import { applyRelease, deploy } from '../../release/deploy.js';
 import type { DeployEvent, DeployResult } from '../../release/deploy.js';
-import { acquireLock } from '../../release/lock.js';
+import { acquireLockWaiting } from '../../release/lock.js';
 import { assertNoActiveRelease } from '../../progressive/state.js';
 import { ReleaseStore, current } from '../../release/store.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
-import { globals, parseDuration } from '../context.js';
+import { LOCK_WAIT_HELP, globals, lockWaitMs, parseDuration } from '../context.js';
 import { printJson, UsageError } from '../output.js';
 import type { OutputFormat } from '../output.js';
 
@@ -87,11 +87,27 @@ export function registerReleaseCommands(program: Command): number[] {
       '--no-rollback',
       'leave a failed release in place instead of returning to the last good one',
     )
+    .option('--wait [duration]', LOCK_WAIT_HELP)
+    .option(
+      '--gateway-url <url>',
+      "the Gateway's HTTP listener as this machine reaches it, to check new routes answer (default: $GANTRY_GATEWAY_URL, else the Gateway's status address)",
+    )
+    .option(
+      '--route-timeout <duration>',
+      'how long routes may take to be accepted and answer after the rollout',
+      '60s',
+    )
     .addHelpText(
       'after',
       `
 Secret values come from the sources the spec names (fromFile, fromEnv), read now.
-A second deploy of the same service while one runs fails with "locked by ..." (exit 5).
+"deployed" means the rollout is complete and, for a service with routes, the gateway
+accepted each route and a request through it (the readiness path, when a route covers
+it) was answered by the service; a route the gateway rejects or never serves fails the
+deploy like a failed rollout.
+A second deploy of the same service while one runs fails with "locked by ..." (exit 5)
+naming when the lease expires; --wait waits for it. A lock whose holder process is gone
+from this machine is taken over at once.
 
 Examples:
   gantry deploy -f deploy/user-service/gantry.yaml --image 127.0.0.1:5000/gantry/user-service:1.2.0
@@ -107,6 +123,9 @@ Examples:
           timeout: string;
           rollbackTimeout: string;
           rollback: boolean;
+          wait?: string | boolean;
+          gatewayUrl?: string;
+          routeTimeout: string;
         },
         cmd: Command,
       ) => {
@@ -122,6 +141,9 @@ Examples:
           timeoutMs: parseDuration(opts.timeout),
           rollbackTimeoutMs: parseDuration(opts.rollbackTimeout),
           autoRollback: opts.rollback,
+          lockWaitMs: lockWaitMs(opts.wait),
+          routeTimeoutMs: parseDuration(opts.routeTimeout),
+          ...(opts.gatewayUrl ? { gatewayUrl: opts.gatewayUrl } : {}),
           onEvent: progressPrinter(g.format),
         });
         exit.push(reportDeploy(g.format, r));
@@ -210,19 +232,27 @@ Examples:
     .description('return to an earlier revision (default: the one before the current)')
     .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
     .option('--timeout <duration>', 'how long the rollout may take', '2m')
+    .option('--wait [duration]', LOCK_WAIT_HELP)
     .addHelpText(
       'after',
       '\nExamples:\n  gantry rollback -f deploy/user-service/gantry.yaml\n  gantry rollback 3 -f deploy/user-service/gantry.yaml\n',
     )
     .action(
-      async (revArg: string | undefined, opts: { file: string; timeout: string }, cmd: Command) => {
+      async (
+        revArg: string | undefined,
+        opts: { file: string; timeout: string; wait?: string | boolean },
+        cmd: Command,
+      ) => {
         const g = globals(cmd);
         const spec = loadSpecFile(opts.file);
         const kube = await g.kube();
         await assertNoActiveRelease(kube, spec.namespace, spec.name);
         const store = new ReleaseStore(kube, spec.namespace, spec.name);
         const emit = progressPrinter(g.format);
-        const lock = await acquireLock(kube, spec.namespace, spec.name);
+        const lock = await acquireLockWaiting(kube, spec.namespace, spec.name, {
+          waitMs: lockWaitMs(opts.wait),
+          onWait: (e) => emit({ type: 'progress', message: `waiting: ${e.message.split(';')[0]}` }),
+        });
         try {
           const history = await store.history();
           const cur = current(history);
@@ -289,6 +319,7 @@ Examples:
     )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
     .option('--timeout <duration>', 'how long the rollout may take', '5m')
+    .option('--wait [duration]', LOCK_WAIT_HELP)
     .addHelpText(
       'after',
       `
@@ -300,62 +331,71 @@ Example:
   gantry config sync -f deploy/user-service/gantry.yaml
 `,
     )
-    .action(async (opts: { file: string; timeout: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const spec = loadSpecFile(opts.file);
-      const kube = await g.kube();
-      await assertNoActiveRelease(kube, spec.namespace, spec.name);
-      const cur = current(await new ReleaseStore(kube, spec.namespace, spec.name).history());
-      if (!cur)
-        throw new UsageError(`${spec.namespace}/${spec.name} has no deployed release to sync`);
-      const r = await deploy(kube, spec, {
-        image: cur.image,
-        ...(cur.version ? { version: cur.version } : {}),
-        secretValues: resolveSecretValues(spec, dirname(opts.file)),
-        timeoutMs: parseDuration(opts.timeout),
-        onEvent: progressPrinter(g.format),
-      });
-      exit.push(reportDeploy(g.format, r));
-    });
+    .action(
+      async (opts: { file: string; timeout: string; wait?: string | boolean }, cmd: Command) => {
+        const g = globals(cmd);
+        const spec = loadSpecFile(opts.file);
+        const kube = await g.kube();
+        await assertNoActiveRelease(kube, spec.namespace, spec.name);
+        const cur = current(await new ReleaseStore(kube, spec.namespace, spec.name).history());
+        if (!cur)
+          throw new UsageError(`${spec.namespace}/${spec.name} has no deployed release to sync`);
+        const r = await deploy(kube, spec, {
+          image: cur.image,
+          ...(cur.version ? { version: cur.version } : {}),
+          secretValues: resolveSecretValues(spec, dirname(opts.file)),
+          timeoutMs: parseDuration(opts.timeout),
+          lockWaitMs: lockWaitMs(opts.wait),
+          onEvent: progressPrinter(g.format),
+        });
+        exit.push(reportDeploy(g.format, r));
+      },
+    );
 
   program
     .command('restart')
     .description('restart every pod of a service with a rolling update, and wait')
     .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
     .option('--timeout <duration>', 'how long the rollout may take', '5m')
+    .option('--wait [duration]', LOCK_WAIT_HELP)
     .addHelpText('after', '\nExample:\n  gantry restart -f deploy/user-service/gantry.yaml\n')
-    .action(async (opts: { file: string; timeout: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const spec = loadSpecFile(opts.file);
-      const kube = await g.kube();
-      const lock = await acquireLock(kube, spec.namespace, spec.name);
-      try {
-        await kube.apply({
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: spec.name, namespace: spec.namespace },
-          spec: {
-            template: {
-              metadata: { annotations: { 'gantry.dev/restartedAt': new Date().toISOString() } },
+    .action(
+      async (opts: { file: string; timeout: string; wait?: string | boolean }, cmd: Command) => {
+        const g = globals(cmd);
+        const spec = loadSpecFile(opts.file);
+        const kube = await g.kube();
+        const lock = await acquireLockWaiting(kube, spec.namespace, spec.name, {
+          waitMs: lockWaitMs(opts.wait),
+          onWait: (e) => process.stderr.write(`waiting: ${e.message.split(';')[0]}\n`),
+        });
+        try {
+          await kube.apply({
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: spec.name, namespace: spec.namespace },
+            spec: {
+              template: {
+                metadata: { annotations: { 'gantry.dev/restartedAt': new Date().toISOString() } },
+              },
             },
-          },
-        });
-        const r = await waitForRollout(kube, spec.namespace, spec.name, {
-          timeoutMs: parseDuration(opts.timeout),
-          onProgress: (m) => progressPrinter(g.format)({ type: 'progress', message: m }),
-        });
-        if (g.format === 'json') printJson(r);
-        else
-          process.stdout.write(
-            r.ok
-              ? `restarted in ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`
-              : `restart FAILED: ${r.reason}: ${r.message}\n`,
-          );
-        exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
-      } finally {
-        await lock.release();
-      }
-    });
+          });
+          const r = await waitForRollout(kube, spec.namespace, spec.name, {
+            timeoutMs: parseDuration(opts.timeout),
+            onProgress: (m) => progressPrinter(g.format)({ type: 'progress', message: m }),
+          });
+          if (g.format === 'json') printJson(r);
+          else
+            process.stdout.write(
+              r.ok
+                ? `restarted in ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`
+                : `restart FAILED: ${r.reason}: ${r.message}\n`,
+            );
+          exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
+        } finally {
+          await lock.release();
+        }
+      },
+    );
 
   return exit;
 }
