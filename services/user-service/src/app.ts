@@ -8,7 +8,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import pino from 'pino';
 import type { Registry } from 'prom-client';
-import { ProblemSchema, registerProblemHandlers, sendProblem } from './http/problem.js';
+import { registerBodyParsing } from './http/body.js';
+import {
+  ALWAYS_POSSIBLE,
+  ProblemSchema,
+  clientErrorResponse,
+  problemResponses,
+  registerProblemHandlers,
+  sendProblem,
+} from './http/problem.js';
 import { requestIdFrom } from './http/request-id.js';
 import type { RouteKind } from './http/route-kind.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -60,7 +68,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     genReqId: requestIdFrom,
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    return503OnClosing: true,
+    // Requests arriving on a kept-alive connection while closing get a 503 problem from the
+    // onRequest hook below, instead of Fastify's own non-problem JSON.
+    return503OnClosing: false,
+    // Requests the HTTP parser refuses (headers over 16 KiB, malformed) get problem+json too.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(err));
+      socket.destroy(err);
+    },
     routerOptions: { maxParamLength: 200 },
     // Unparseable URLs (bad percent-encoding, over-long parameters) get problem+json too.
     frameworkErrors: (error, request, reply) => {
@@ -94,26 +110,31 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     transform: ({ schema, url, route }) =>
       isDocsAsset(url) ? { schema: { ...schema, hide: true }, url } : { schema, url, route },
   });
-  await server.register(swaggerUi, { routePrefix: '/docs' });
 
-  server.setValidatorCompiler(createValidatorCompiler());
-  server.addSchema(ProblemSchema);
-  registerProblemHandlers(server, { mappers: [mapUserErrors] });
-
-  // JSON only: text/plain bodies get 415 instead of a confusing "body must be object".
-  server.removeContentTypeParser('text/plain');
-  server.addContentTypeParser(
-    'application/merge-patch+json',
-    { parseAs: 'string' },
-    server.getDefaultJsonParser('error', 'error'),
-  );
-
-  // x-app-version tells a client (and a canary drill) which version answered.
+  // x-app-version tells a client (and a canary drill) which version answered. Registered before
+  // every other onRequest hook, so the 404/405 answers of registerProblemHandlers carry both.
+  let closing = false;
+  server.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   server.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     void reply.header('x-app-version', buildInfo.version);
+    if (closing) {
+      void reply.header('connection', 'close');
+      void sendProblem(request, reply, 503, { detail: 'shutting down; retry the request' });
+      return;
+    }
     done();
   });
+
+  // Before the Swagger UI's routes, so /docs gets problem answers and 405s like every route.
+  server.setValidatorCompiler(createValidatorCompiler());
+  server.addSchema(ProblemSchema);
+  registerProblemHandlers(server, { mappers: [mapUserErrors] });
+  registerBodyParsing(server);
+  await server.register(swaggerUi, { routePrefix: '/docs' });
   server.addHook('onResponse', (request, reply, done) => {
     const kind: RouteKind | undefined = request.routeOptions.config.kind;
     const line = {
@@ -143,7 +164,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         tags: ['ops'],
         operationId: 'openapi',
         summary: 'This OpenAPI 3 document',
-        response: { 200: Type.Object({}, { additionalProperties: true }) },
+        response: {
+          200: Type.Object({}, { additionalProperties: true }),
+          ...problemResponses(ALWAYS_POSSIBLE),
+        },
       },
     },
     () => server.swagger(),

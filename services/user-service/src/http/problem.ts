@@ -1,5 +1,6 @@
 // RFC 9457 problem details: every error response is application/problem+json.
 // Validation errors carry an `errors` array naming each failing field as a JSON pointer.
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -64,12 +65,33 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', title: 'Problem', description: 'RFC 9457 problem details' },
 );
 
+/**
+ * A status an operation can answer with a problem: a number, or '5xx' for "any server error"
+ * (fault injection answers with the configured FAULT_ERROR_STATUS, any 5xx).
+ */
+export type ProblemStatus = number | '5xx';
+
+/**
+ * Errors every operation can answer although no handler sends them: 431 (request headers over
+ * Node's 16 KiB, refused before routing), 500 (an unexpected error) and 503 (a request that
+ * arrives on a kept-alive connection while the server is closing).
+ */
+export const ALWAYS_POSSIBLE: readonly ProblemStatus[] = [431, 500, 503];
+
+/** What API routes (route kind 'api') add: injected faults, any 5xx. */
+export const API_ROUTE_ERRORS: readonly ProblemStatus[] = [...ALWAYS_POSSIBLE, '5xx'];
+
 /** Response schema entries for route definitions: documents problem+json error responses. */
-export function problemResponses(...statuses: number[]): Record<number, unknown> {
-  const out: Record<number, unknown> = {};
-  for (const status of statuses) {
+export function problemResponses(
+  ...statuses: (ProblemStatus | readonly ProblemStatus[])[]
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const status of statuses.flat()) {
     out[status] = {
-      description: STATUS_CODES[status] ?? 'Error',
+      description:
+        status === '5xx'
+          ? 'Server error: an injected fault (FAULT_ERROR_STATUS) or another 5xx'
+          : (STATUS_CODES[status] ?? 'Error'),
       content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref(ProblemSchema) } },
     };
   }
@@ -110,7 +132,14 @@ interface AjvLikeError {
   readonly keyword?: string;
   readonly message?: string;
   readonly params?: Record<string, unknown>;
+  readonly parentSchema?: Record<string, unknown>;
 }
+
+/**
+ * Schema annotation: what to say when a string does not match the schema's pattern, instead of
+ * echoing the pattern (which can be long and full of invisible characters).
+ */
+export const PATTERN_DETAIL = 'x-pattern-detail';
 
 const LOCATIONS: Record<string, FieldLocation> = {
   body: 'body',
@@ -135,9 +164,33 @@ export function fieldErrors(
     } else if (e.keyword === 'additionalProperties' && typeof p.additionalProperty === 'string') {
       pointer += `/${escapePointerToken(p.additionalProperty)}`;
       detail = 'is not an allowed field';
+    } else if (e.keyword === 'pattern' && typeof e.parentSchema?.[PATTERN_DETAIL] === 'string') {
+      detail = e.parentSchema[PATTERN_DETAIL];
     }
     return { location, pointer: `#${pointer}`, detail };
   });
+}
+
+/**
+ * The problem's detail for ajv errors: Fastify's "body/email must match format ..." text, except
+ * that a pattern with a PATTERN_DETAIL is described rather than echoed.
+ */
+export function validationDetail(
+  validation: readonly AjvLikeError[],
+  context: string | undefined,
+  fallback: string,
+): string {
+  if (!validation.some((e) => e.keyword === 'pattern' && e.parentSchema?.[PATTERN_DETAIL])) {
+    return fallback;
+  }
+  const fields = fieldErrors(validation, context);
+  return validation
+    .map((e, i) =>
+      e.keyword === 'pattern'
+        ? `${context ?? 'body'}${e.instancePath ?? ''} ${fields[i]!.detail}`
+        : `${context ?? 'body'}${e.instancePath ?? ''} ${e.message ?? 'is invalid'}`,
+    )
+    .join(', ');
 }
 
 function isFastifyError(err: unknown): err is FastifyError {
@@ -154,7 +207,7 @@ function templateToRegExp(url: string): RegExp {
     .split('/')
     .map((seg) =>
       seg.startsWith(':')
-        ? '[^/]+'
+        ? '[^/]*'
         : seg === '*'
           ? '.*'
           : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
@@ -193,7 +246,7 @@ export function registerProblemHandlers(app: FastifyInstance, opts: ProblemHandl
       return sendProblem(request, reply, 400, {
         type: 'urn:gantry:problem:validation',
         title: 'Request validation failed',
-        detail: err.message,
+        detail: validationDetail(err.validation, err.validationContext, err.message),
         errors: fieldErrors(err.validation, err.validationContext),
       });
     }
@@ -211,7 +264,7 @@ export function registerProblemHandlers(app: FastifyInstance, opts: ProblemHandl
     return sendProblem(request, reply, 500, { detail: 'internal error; see the server log' });
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const unmatched = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const path = request.url.split('?', 1)[0] ?? '';
     const allowed = new Set<string>();
     for (const entry of routes.values()) {
@@ -225,5 +278,33 @@ export function registerProblemHandlers(app: FastifyInstance, opts: ProblemHandl
       });
     }
     return sendProblem(request, reply, 404, { detail: `no route for ${request.method} ${path}` });
+  };
+  // Answer unmatched requests before their body is read: otherwise a method Fastify reads bodies
+  // for gets a body error instead (QUERY without Content-Type was a 400, a text/plain one a 415).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) {
+      void unmatched(request, reply);
+      return;
+    }
+    done();
   });
+  app.setNotFoundHandler(unmatched);
+}
+
+/** Problem JSON of a request refused by the HTTP parser, before Fastify saw it. */
+export function clientErrorResponse(err: { code?: string }): string {
+  const [status, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'the request headers exceed 16 KiB']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'the request did not arrive in time']
+        : [400, 'malformed HTTP request'];
+  const title = STATUS_CODES[status] ?? 'Error';
+  const requestId = randomUUID();
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail, requestId });
+  return (
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+    `Connection: close\r\n\r\n${body}`
+  );
 }

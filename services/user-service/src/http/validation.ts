@@ -15,8 +15,10 @@ const common: Options = {
   allErrors: true,
   strict: true,
   strictTypes: false,
+  // Errors carry their schema, for PATTERN_DETAIL (problem.ts).
+  verbose: true,
   // OpenAPI and TypeBox annotations that are not validation keywords.
-  keywords: ['example'],
+  keywords: ['example', 'x-pattern-detail'],
 };
 
 export function createAjv(part: 'body' | 'other'): Ajv {

@@ -2,7 +2,7 @@
 // not draining, and readiness has not been flipped off by FAULT_READY=false).
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { problemResponses, sendProblem } from '../http/problem.js';
+import { ALWAYS_POSSIBLE, problemResponses, sendProblem } from '../http/problem.js';
 import type { RuntimeState } from './runtime.js';
 
 export interface HealthOptions {
@@ -44,7 +44,7 @@ export function registerHealthRoutes(app: FastifyInstance, opts: HealthOptions):
         tags: ['ops'],
         operationId: 'liveness',
         summary: 'Liveness: the process is up and serving HTTP',
-        response: { 200: StatusSchema },
+        response: { 200: StatusSchema, ...problemResponses(ALWAYS_POSSIBLE) },
       },
     },
     () => ({ status: 'ok' }),
@@ -58,7 +58,7 @@ export function registerHealthRoutes(app: FastifyInstance, opts: HealthOptions):
         tags: ['ops'],
         operationId: 'readiness',
         summary: 'Readiness: database reachable, not draining, not flipped by FAULT_READY',
-        response: { 200: StatusSchema, ...problemResponses(503) },
+        response: { 200: StatusSchema, ...problemResponses(503, ALWAYS_POSSIBLE) },
       },
     },
     async (request, reply) => {

@@ -3,6 +3,7 @@
 // so cardinality stays bounded) and status_code; plus the default process and event-loop metrics.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { ALWAYS_POSSIBLE, problemResponses } from '../http/problem.js';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Route label for requests that matched no route (404s, 405s). */
@@ -67,6 +68,7 @@ export function registerMetrics(app: FastifyInstance, opts: MetricsOptions = {})
             description: 'Prometheus text format',
             content: { 'text/plain': { schema: Type.String() } },
           },
+          ...problemResponses(ALWAYS_POSSIBLE),
         },
       },
     },

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { ALWAYS_POSSIBLE, problemResponses } from '../http/problem.js';
 
 export interface BuildInfo {
   readonly version: string;
@@ -74,6 +75,7 @@ export function registerVersionRoute(app: FastifyInstance, info: BuildInfo): voi
             { version: Type.String(), gitSha: Type.String(), buildTime: Type.String() },
             { additionalProperties: false },
           ),
+          ...problemResponses(ALWAYS_POSSIBLE),
         },
       },
     },

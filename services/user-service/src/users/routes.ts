@@ -2,7 +2,7 @@
 // service, shape the response. Errors thrown by the service are mapped by mapUserErrors.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { problemResponses } from '../http/problem.js';
+import { API_ROUTE_ERRORS, problemResponses } from '../http/problem.js';
 import {
   CreateUserBody,
   ListUsersQuery,
@@ -35,7 +35,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = (app, op
         body: CreateUserBody,
         response: {
           201: { ...UserSchema, description: 'the created user; Location names it' },
-          ...problemResponses(400, 409, 413, 415),
+          ...problemResponses(400, 409, 413, 415, API_ROUTE_ERRORS),
         },
       },
     },
@@ -56,7 +56,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = (app, op
         querystring: ListUsersQuery,
         response: {
           200: { ...UserPageSchema, description: 'one page of users' },
-          ...problemResponses(400),
+          ...problemResponses(400, API_ROUTE_ERRORS),
         },
       },
     },
@@ -74,7 +74,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = (app, op
         params: UserIdParams,
         response: {
           200: { ...UserSchema, description: 'the user' },
-          ...problemResponses(400, 404),
+          ...problemResponses(400, 404, 414, API_ROUTE_ERRORS),
         },
       },
     },
@@ -93,7 +93,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = (app, op
         body: PatchUserBody,
         response: {
           200: { ...UserSchema, description: 'the user' },
-          ...problemResponses(400, 404, 409, 413, 415),
+          ...problemResponses(400, 404, 409, 413, 414, 415, API_ROUTE_ERRORS),
         },
       },
     },
@@ -112,7 +112,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = (app, op
         body: ReplaceUserBody,
         response: {
           200: { ...UserSchema, description: 'the user' },
-          ...problemResponses(400, 404, 409, 413, 415),
+          ...problemResponses(400, 404, 409, 413, 414, 415, API_ROUTE_ERRORS),
         },
       },
     },
@@ -130,7 +130,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = (app, op
         params: UserIdParams,
         response: {
           204: Type.Null({ description: 'deleted' }),
-          ...problemResponses(400, 404),
+          // DELETE may carry a body (ignored, but read and parsed like any other): 413, 415.
+          ...problemResponses(400, 404, 413, 414, 415, API_ROUTE_ERRORS),
         },
       },
     },

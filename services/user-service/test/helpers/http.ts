@@ -1,4 +1,6 @@
 // Starts the app on 127.0.0.1:0 and talks to it over real HTTP.
+import { request } from 'node:http';
+import type { Agent, IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../../src/app.js';
 import type { App, AppDeps } from '../../src/app.js';
@@ -89,4 +91,55 @@ export async function call(
   const type = res.headers.get('content-type') ?? '';
   const parsed = (type.includes('json') && text !== '' ? JSON.parse(text) : {}) as Body;
   return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+export interface RawRequest {
+  /** Any method token node:http can send, including ones fetch refuses (TRACE, QUERY, ...). */
+  readonly method: string;
+  /** Sent as is: not normalised or re-encoded. */
+  readonly path: string;
+  readonly headers?: Record<string, string | number>;
+  /** With a body and no content-length header, the body goes chunked. */
+  readonly body?: string | Buffer;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly text: string;
+}
+
+/** One request over node:http, bytes exactly as given; fails after 10 s. */
+export function sendRaw(baseUrl: string, r: RawRequest, agent?: Agent): Promise<RawResponse> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: r.method,
+        path: r.path,
+        headers: r.headers ?? {},
+        ...(agent && { agent }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text: body.toString('utf8'),
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
+    req.end(r.body);
+  });
 }

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { RuntimeState } from '../../src/ops/runtime.js';
 import { NO_FAULTS } from '../../src/ops/faults.js';
 import type { UserRepository } from '../../src/users/repository.js';
-import { call, startServer } from '../helpers/http.js';
+import { call, sendRaw, startServer } from '../helpers/http.js';
 import type { Response, Running } from '../helpers/http.js';
 
 export interface Backend {
@@ -226,11 +226,18 @@ export function defineHttpSuite(
       assertProblem(malformed, 400);
       assert.match(malformed.body.detail, /JSON/);
 
-      const proto = await call(base, 'POST', '/api/users', {
-        body: '{"__proto__": {"x": 1}, "name": "p", "email": "p@example.com"}',
-        headers: { 'content-type': 'application/json' },
-      });
-      assertProblem(proto, 400);
+      // __proto__ is an unknown field like any other: named, not "invalid JSON".
+      for (const key of ['__proto__', 'constructor']) {
+        const proto = await call(base, 'POST', '/api/users', {
+          body: `{"${key}": {"x": 1}, "name": "p", "email": "p@example.com"}`,
+          headers: { 'content-type': 'application/json' },
+        });
+        assertProblem(proto, 400);
+        assert.equal(proto.body.type, 'urn:gantry:problem:validation');
+        assert.deepEqual(pointers(proto), [`#/${key}`]);
+        assert.equal(proto.body.errors[0]!.detail, 'is not an allowed field');
+      }
+      assert.equal(({} as Record<string, unknown>).x, undefined);
 
       const huge = await call(base, 'POST', '/api/users', {
         json: { name: 'x'.repeat(BODY_LIMIT), email: uniqueEmail() },
@@ -249,7 +256,108 @@ export function defineHttpSuite(
       assertProblem(await call(base, 'GET', '/api/users/%zz'), 400);
     });
 
+    test('names need a visible character; lone surrogates and non-UTF-8 bytes are refused', async () => {
+      for (const name of [
+        '\u200b',
+        '\u200b\u2060\u200d',
+        '\u3000 \u00a0',
+        '\ufeff\u00ad',
+        '\u3164',
+      ]) {
+        const res = await call(base, 'POST', '/api/users', {
+          json: { name, email: uniqueEmail('invisible') },
+        });
+        assertProblem(res, 400);
+        assert.deepEqual(pointers(res), ['#/name']);
+        assert.match(res.body.errors[0]!.detail, /visible character/);
+        assert.doesNotMatch(res.body.detail, /pattern/, 'the detail should not echo the pattern');
+      }
+      const visible = await call(base, 'POST', '/api/users', {
+        json: { name: '\u200bAda\u200d', email: uniqueEmail('visible') },
+      });
+      assert.equal(visible.status, 201, visible.text);
+      assert.equal(visible.body.name, '\u200bAda\u200d');
+
+      // JSON.stringify writes a lone surrogate as the escape "\ud800".
+      for (const name of ['a\ud800', '\udc00b', 'x\udbff\udbff']) {
+        const res = await call(base, 'POST', '/api/users', {
+          json: { name, email: uniqueEmail('surrogate') },
+        });
+        assertProblem(res, 400);
+        assert.equal(res.body.type, 'urn:gantry:problem:validation');
+        assert.deepEqual(pointers(res), ['#/name']);
+        assert.match(res.body.detail, /lone surrogate/);
+      }
+      const id = visible.body.id;
+      const patched = await call(base, 'PATCH', `/api/users/${id}`, { json: { name: 'b\udfff' } });
+      assertProblem(patched, 400);
+      assert.equal((await call(base, 'GET', `/api/users/${id}`)).body.name, '\u200bAda\u200d');
+      // A surrogate pair, escaped or not, is one ordinary character.
+      const pair = await call(base, 'POST', '/api/users', {
+        body: `{"name": "\\ud83d\\ude00", "email": "${uniqueEmail('pair')}"}`,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(pair.status, 201, pair.text);
+      assert.equal(pair.body.name, '😀');
+
+      // Latin-1 "é" is not UTF-8: refused, not stored as U+FFFD.
+      const latin1 = await call(base, 'POST', '/api/users', {
+        body: Buffer.from(`{"name": "Jos\xe9", "email": "${uniqueEmail('latin1')}"}`, 'latin1'),
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
+      assertProblem(latin1, 400);
+      assert.match(latin1.body.detail, /not valid UTF-8/);
+    });
+
+    test('a compressed body is 415 with Accept-Encoding: identity', async () => {
+      for (const coding of ['gzip', 'br', 'deflate, identity', 'GZIP']) {
+        const res = await call(base, 'POST', '/api/users', {
+          json: { name: 'gz', email: uniqueEmail('gz') },
+          headers: { 'content-encoding': coding },
+        });
+        assertProblem(res, 415);
+        assert.equal(res.headers.get('accept-encoding'), 'identity');
+        assert.match(res.body.detail, /Content-Encoding .* is not supported/);
+      }
+      const identity = await call(base, 'POST', '/api/users', {
+        json: { name: 'plain', email: uniqueEmail('identity') },
+        headers: { 'content-encoding': 'identity' },
+      });
+      assert.equal(identity.status, 201, identity.text);
+      // GET bodies are never read, so their coding does not matter.
+      const get = await call(base, 'GET', '/api/users?limit=1', {
+        headers: { 'content-encoding': 'gzip' },
+      });
+      assert.equal(get.status, 200);
+    });
+
     test('unknown routes are 404 and wrong methods 405, as problem+json', async () => {
+      // Methods no route has are answered before any body is read: QUERY without a
+      // Content-Type was a 400, with a text/plain body a 415.
+      for (const [method, opts] of [
+        ['QUERY', {}],
+        ['QUERY', { body: 'x', headers: { 'content-type': 'text/plain' } }],
+        ['QUERY', { body: '{', headers: { 'content-type': 'application/json' } }],
+        ['PROPFIND', {}],
+        ['OPTIONS', {}],
+      ] as const) {
+        const res = await sendRaw(base, { method, path: '/api/users', ...opts });
+        assert.equal(res.status, 405, `${method}: ${res.text}`);
+        assert.equal(res.headers.allow, 'GET, HEAD, POST');
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+        assert.equal(res.headers['x-request-id']?.length, 36);
+      }
+      const docs = await sendRaw(base, { method: 'POST', path: '/docs' });
+      assert.equal(docs.status, 405, docs.text);
+      const nowhere = await sendRaw(base, {
+        method: 'POST',
+        path: '/nope',
+        body: '{',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(nowhere.status, 404, nowhere.text);
+      assertProblem(await call(base, 'POST', '/api/users/', { json: {} }), 405);
+
       const nf = await call(base, 'GET', '/nope');
       assertProblem(nf, 404);
       assertProblem(await call(base, 'GET', '/api/users/1/friends'), 404);
@@ -297,6 +405,10 @@ export function defineHttpSuite(
       }
       const getUser = doc.body.paths['/api/users/{id}']!.get!;
       assert.ok(getUser.responses['404']!.content['application/problem+json']);
+      for (const status of ['400', '404', '414', '431', '500', '503', '5XX']) {
+        assert.ok(getUser.responses[status], `GET /api/users/{id} does not list ${status}`);
+      }
+      assert.doesNotMatch(doc.text, /\\\\p\{/, 'a \\p{..} pattern needs the u flag');
       assert.ok(doc.body.components.schemas.Problem);
 
       const ui = await call(base, 'GET', '/docs');
