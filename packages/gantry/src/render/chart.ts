@@ -11,11 +11,11 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { stringify } from 'yaml';
 import type { ServiceSpec } from '../spec/index.js';
 import { TRACK_LABEL, commonLabels, selectorLabels, trackSelector } from './labels.js';
 import { ANNOTATION_CONFIG_HASH, renderService } from './objects.js';
 import type { KubeObject, RenderOptions } from './objects.js';
+import { doubleQuoted, stringifyYaml } from './yaml.js';
 
 export interface ChartOptions {
   /** Image to run (repository plus optional tag and/or digest). Default: spec.image. */
@@ -166,7 +166,7 @@ class ChartBuilder {
 
   /** YAML for a marked object, with each marker turned into its template expression. */
   template(o: KubeObject): string {
-    const text = escapeTemplate(stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }));
+    const text = escapeTemplate(stringifyYaml(o));
     const out: string[] = [];
     for (const line of text.replace(/\n$/, '').split('\n')) {
       const m = new RegExp(`${MARKER}(\\d+)X`).exec(line);
@@ -258,7 +258,7 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
     const o = structuredClone(original);
     const meta = o.metadata as Obj;
     expect(`${o.kind} labels`, meta.labels, labels);
-    b.inline(meta, 'namespace', '.Release.Namespace');
+    b.inline(meta, 'namespace', '.Release.Namespace | toJson');
     b.block(meta, 'labels', b.include('labels'));
     let when: string | undefined;
     switch (o.kind) {
@@ -270,11 +270,10 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
         b.setValue(['secrets'], {});
         const data = node(o, 'data');
         for (const key of Object.keys(data)) {
-          const need = `secrets.${key} is required: helm install --set secrets.${key}=VALUE (or --set-file)`;
           b.inline(
             data,
             key,
-            `index .Values.secrets ${JSON.stringify(key)} | required ${JSON.stringify(need)} | toString | b64enc | toJson`,
+            `include "${spec.name}.secretValue" (list . ${JSON.stringify(key)}) | b64enc | toJson`,
           );
         }
         break;
@@ -420,11 +419,11 @@ function templateFile(kind: string): string {
 function chartYaml(spec: ServiceSpec, version: string, appVersion: string | undefined): string {
   return [
     'apiVersion: v2',
-    `name: ${spec.name}`,
-    `description: ${JSON.stringify(`${spec.name}, exported by gantry chart from its gantry.yaml`)}`,
+    stringifyYaml({ name: spec.name }).trimEnd(),
+    `description: ${doubleQuoted(`${spec.name}, exported by gantry chart from its gantry.yaml`)}`,
     'type: application',
-    `version: ${JSON.stringify(version)}`,
-    ...(appVersion ? [`appVersion: ${JSON.stringify(appVersion)}`] : []),
+    `version: ${doubleQuoted(version)}`,
+    ...(appVersion ? [`appVersion: ${doubleQuoted(appVersion)}`] : []),
     '',
   ].join('\n');
 }
@@ -459,6 +458,11 @@ function valuesYaml(spec: ServiceSpec, values: Record<string, unknown>): string 
         `Secret values (a Secret mounted at ${spec.secretMountPath}) are never stored here.`,
         'Each key is required at install; a change rolls the pods:',
         ...secretKeys.map((k) => `  --set secrets.${k}=VALUE   (or --set-file secrets.${k}=PATH)`),
+        ...(secretKeys.some((k) => spec.secrets[k]?.fromFile !== undefined)
+          ? [
+              'A value of a key the spec reads from a file loses one trailing line break, as in gantry deploy.',
+            ]
+          : []),
       ],
     ],
     ['resources', ['Container resource requests and limits.']],
@@ -480,7 +484,7 @@ function valuesYaml(spec: ServiceSpec, values: Record<string, unknown>): string 
     parts.push(
       '',
       ...comment.map((l) => `# ${l}`.trimEnd()),
-      stringify({ [key]: values[key] }, { lineWidth: 0 }).trimEnd(),
+      stringifyYaml({ [key]: values[key] }).trimEnd(),
     );
   }
   return parts.join('\n') + '\n';
@@ -491,12 +495,21 @@ function helpers(spec: ServiceSpec, appVersion: string | undefined): string {
   const VERSION = 'app.kubernetes.io/version';
   const fixedLabels = commonLabels(spec, undefined);
   if (appVersion) delete fixedLabels[VERSION];
-  const yaml = (m: Record<string, string>) =>
-    escapeTemplate(stringify(m, { lineWidth: 0 }).trimEnd());
+  const yaml = (m: Record<string, string>) => escapeTemplate(stringifyYaml(m).trimEnd());
   const secretKeys = Object.keys(spec.secrets)
     .sort()
     .map((k) => JSON.stringify(k))
     .join(' ');
+  // Keys the spec reads from a file: deploy drops one trailing line break of the
+  // file, so the chart drops it from the value given (--set-file keeps it).
+  const fileKeys = Object.keys(spec.secrets)
+    .filter((k) => spec.secrets[k]?.fromFile !== undefined)
+    .sort()
+    .map((k) => JSON.stringify(k))
+    .join(' ');
+  const trimmed = fileKeys
+    ? `{{- if has $key (list ${fileKeys}) }}{{ regexReplaceAll "\\r?\\n$" $v "" }}{{ else }}{{ $v }}{{ end -}}`
+    : '{{- $v -}}';
   // contentHash(config, secrets) of render/hash.ts: "key\0value\0" for each
   // key in order, "\x01" after each map; sha256, first 16 hex digits.
   return `{{/*
@@ -533,23 +546,38 @@ ${yaml(trackSelector(spec, 'stable'))}
 {{ .Values.image.repository }}{{ with .Values.image.tag }}:{{ . }}{{ end }}{{ with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
-{{/* Container env from the env map, sorted by name. */}}
+{{/*
+Container env from the env map, sorted by name. As JSON, whose strings are always
+quoted, so YAML 1.1 and 1.2 readers read every value as a string ("no", "1_000");
+NEL, a line break to YAML 1.1, is escaped.
+*/}}
 {{- define "${n}.env" -}}
 {{- $env := list -}}
 {{- $m := .Values.env | default dict -}}
 {{- range $k := keys $m | sortAlpha -}}
 {{- $env = append $env (dict "name" $k "value" (index $m $k | toString)) -}}
 {{- end -}}
-{{- toYaml $env -}}
+{{- toJson $env | replace "\\u0085" "\\\\u0085" -}}
 {{- end }}
 
-{{/* ConfigMap data: every config value as a string. */}}
+{{/* ConfigMap data: every config value as a string (as JSON, like env). */}}
 {{- define "${n}.configData" -}}
 {{- $data := dict -}}
 {{- range $k, $v := .Values.config | default dict -}}
 {{- $_ := set $data $k (toString $v) -}}
 {{- end -}}
-{{- toYaml $data -}}
+{{- toJson $data | replace "\\u0085" "\\\\u0085" -}}
+{{- end }}
+
+{{/*
+A secret value (list . KEY), required at install, as gantry deploy would read it
+from the spec's source: for a key read from a file, one trailing line break
+(which --set-file keeps) is dropped.
+*/}}
+{{- define "${n}.secretValue" -}}
+{{- $key := index . 1 -}}
+{{- $v := index ((index . 0).Values.secrets | default dict) $key | required (printf "secrets.%s is required: helm install --set secrets.%s=VALUE (or --set-file)" $key $key) | toString -}}
+${trimmed}
 {{- end }}
 
 {{/* Hash of config and secret content on the pod template: a change rolls the pods. */}}
@@ -560,9 +588,8 @@ ${yaml(trackSelector(spec, 'stable'))}
 {{- $s = printf "%s%s\\x00%s\\x00" $s $k (index $config $k | toString) -}}
 {{- end -}}
 {{- $s = printf "%s\\x01" $s -}}
-{{- $secrets := .Values.secrets | default dict -}}
 {{- range $k := list ${secretKeys} -}}
-{{- $s = printf "%s%s\\x00%s\\x00" $s $k (index $secrets $k | default "" | toString) -}}
+{{- $s = printf "%s%s\\x00%s\\x00" $s $k (include "${n}.secretValue" (list $ $k)) -}}
 {{- end -}}
 {{- $s = printf "%s\\x01" $s -}}
 {{- sha256sum $s | trunc 16 -}}

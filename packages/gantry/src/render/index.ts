@@ -1,6 +1,6 @@
 export { renderService, configMapName, secretName, ANNOTATION_CONFIG_HASH } from './objects.js';
 export type { KubeObject, RenderOptions } from './objects.js';
-export { toYaml, redactSecrets } from './yaml.js';
+export { toYaml, redactSecrets, stringifyYaml, needsQuotes, readsBackAs } from './yaml.js';
 export { commonLabels, selectorLabels, labelValue, TRACK_LABEL, trackSelector } from './labels.js';
 export type { Track } from './labels.js';
 export { contentHash } from './hash.js';
