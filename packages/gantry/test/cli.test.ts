@@ -111,3 +111,60 @@ test(
     }
   },
 );
+
+test('invalid input of every kind exits 3 with file:line:col: field: message, and JSON under -o json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-invalid-'));
+  const head = 'apiVersion: gantry.dev/v1alpha1\nname: users\nimage: registry.local/users\n';
+  let bomb = head + 'x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
+  for (let i = 1; i < 12; i++)
+    bomb += `x${i}: &a${i} [${Array(10)
+      .fill(`*a${i - 1}`)
+      .join(', ')}]\n`;
+  const cases: [string, string, RegExp][] = [
+    ['syntax', head + 'replicas: [1,\n', /:\d+:\d+: YAML: /],
+    [
+      'alias',
+      head + 'labels: {a: *nope}\n',
+      /:4:13: labels\.a: YAML: alias \*nope names no anchor/,
+    ],
+    ['bomb', bomb, /:\d+:\d+: x\d+\[\d+\]: YAML: the document grows past 2 MiB/],
+    [
+      'nan',
+      head + 'replicas: .nan\n',
+      /:4:11: replicas: expected a whole number, got \.nan \(not a number\)/,
+    ],
+    [
+      'route-port',
+      head + 'routes:\n  - hostnames: [a.example]\n    gateway: gw\n    port: admin\n',
+      /:7:11: routes\[0\]\.port: names no port of the service/,
+    ],
+    [
+      'hostname',
+      head + `routes:\n  - hostnames: ["${'a'.repeat(100_000)}"]\n    gateway: gw\n`,
+      /:5:17: routes\[0\]\.hostnames\[0\]: must be at most 253 characters long, got 100000/,
+    ],
+  ];
+  try {
+    for (const [name, text, expected] of cases) {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, text);
+      const r = spawnSync(process.execPath, [bin, 'validate', '-f', file], { encoding: 'utf8' });
+      assert.equal(r.status, 3, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, expected, name);
+      assert.ok(r.stderr.length < 1000, `${name}: ${r.stderr.length} characters on stderr`);
+      const j = spawnSync(process.execPath, [bin, '-o', 'json', 'validate', '-f', file], {
+        encoding: 'utf8',
+      });
+      assert.equal(j.status, 3, `${name} -o json: ${j.stderr}`);
+      const out = JSON.parse(j.stdout) as {
+        valid: boolean;
+        problems: { file: string; line: number; column: number; field: string; message: string }[];
+      };
+      assert.equal(out.valid, false);
+      assert.equal(out.problems[0]?.file, file);
+      assert.ok((out.problems[0]?.line ?? 0) > 0 && (out.problems[0]?.column ?? 0) > 0, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { gantryVersion } from '../gantry-version.js';
 import { SpecError } from '../spec/index.js';
+import { excerpt } from '../spec/errors.js';
 import { registerChartCommands } from './commands/chart.js';
 import { registerAlertCommands } from './commands/alerts.js';
 import { registerChaosCommands } from './commands/chaos.js';
@@ -15,7 +16,7 @@ import { KubeconfigError } from '../kube/kubeconfig.js';
 import { LockedError } from '../release/lock.js';
 import { SecretSourceError } from '../spec/index.js';
 import { ExitCode } from './exit-codes.js';
-import { UsageError } from './output.js';
+import { UsageError, printJson } from './output.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -82,21 +83,51 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.Usage;
     }
+    const json = program.opts<{ output?: string }>().output === 'json';
     if (err instanceof SpecError) {
-      if (program.opts<{ output?: string }>().output === 'json') {
-        process.stdout.write(
-          JSON.stringify({ valid: false, problems: err.problems }, null, 2) + '\n',
-        );
+      if (json) {
+        printJson({
+          valid: false,
+          problems: err.problems,
+          ...(err.omitted ? { omitted: err.omitted } : {}),
+        });
       }
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.InvalidInput;
     }
-    if (
-      err instanceof SecretSourceError ||
-      err instanceof VersionError ||
-      (err instanceof Error && err.name === 'ObjectValidationError')
-    ) {
-      process.stderr.write(`gantry: ${err.message}\n`);
+    if (err instanceof Error && err.name === 'ObjectValidationError') {
+      // Problems of the rendered objects: the same shape as a spec's, the object for file.
+      const problems = (err as Error & { problems?: readonly RenderedProblem[] }).problems ?? [];
+      if (json) {
+        printJson({
+          valid: false,
+          problems: problems.map((p) => ({
+            file: '',
+            object: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`,
+            line: 0,
+            column: 0,
+            field: p.path,
+            message: clip(p.message),
+          })),
+        });
+      }
+      process.stderr.write(`gantry: ${clipLines(err.message)}\n`);
+      return ExitCode.InvalidInput;
+    }
+    if (err instanceof SecretSourceError || err instanceof VersionError) {
+      if (json) {
+        printJson({
+          valid: false,
+          problems: messageLines(err.message).map((message) => ({
+            file: '',
+            line: 0,
+            column: 0,
+            field: fieldOf(message),
+            message: clip(message),
+          })),
+        });
+      }
+      process.stderr.write(`gantry: ${clipLines(err.message)}\n`);
       return ExitCode.InvalidInput;
     }
     if (err instanceof Error && err.name === 'ReleaseError') {
@@ -108,16 +139,60 @@ export async function main(argv: readonly string[]): Promise<number> {
       return ExitCode.Locked;
     }
     if (err instanceof Error && err.name === 'AlertRulesError') {
-      process.stderr.write(`gantry: ${err.message}\n`);
-      return (err as Error & { input?: boolean }).input
-        ? ExitCode.InvalidInput
-        : ExitCode.ClusterError;
+      const input = (err as Error & { input?: boolean }).input;
+      if (input && json) {
+        printJson({
+          valid: false,
+          problems: [{ file: '', line: 0, column: 0, field: '', message: clip(err.message) }],
+        });
+      }
+      process.stderr.write(`gantry: ${clipLines(err.message)}\n`);
+      return input ? ExitCode.InvalidInput : ExitCode.ClusterError;
     }
     if (err instanceof KubeApiError || err instanceof KubeconfigError) {
       process.stderr.write(`gantry: ${err.message}\n`);
       return ExitCode.ClusterError;
     }
-    process.stderr.write(`gantry: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `gantry: ${clipLines(err instanceof Error ? err.message : String(err))}\n`,
+    );
     return ExitCode.Failure;
   }
+}
+
+/** A problem of a rendered object (validate/openapi.ts ValidationProblem). */
+interface RenderedProblem {
+  kind: string;
+  name: string;
+  namespace?: string;
+  path: string;
+  message: string;
+}
+
+/** Longest line of an error message printed: no message echoes a whole long value. */
+const MAX_LINE = 300;
+
+function clip(line: string): string {
+  return line.length <= MAX_LINE ? line : excerpt(line, MAX_LINE);
+}
+
+function clipLines(message: string): string {
+  return message.split('\n').map(clip).join('\n');
+}
+
+/** One entry per problem line; a "(…)" line adds to the one before it. */
+function messageLines(message: string): string[] {
+  const out: string[] = [];
+  for (const line of message.split('\n')) {
+    if (line.startsWith('(') && out.length) out[out.length - 1] += ` ${line}`;
+    else out.push(line);
+  }
+  return out;
+}
+
+/** The field a "field: message" line names ("secret DB: …" names secrets.DB), or "". */
+function fieldOf(message: string): string {
+  const m = /^(?:secret (\S+)|([\w.[\]-]+)):\s/.exec(message);
+  if (!m) return '';
+  return m[1] !== undefined ? `secrets.${m[1]}` : (m[2] ?? '');
 }

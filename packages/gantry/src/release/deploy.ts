@@ -5,6 +5,7 @@
 import type { ServiceSpec } from '../spec/index.js';
 import { withoutInlineWebhooks } from '../spec/secrets.js';
 import { renderService } from '../render/index.js';
+import { checkKubernetesRules } from '../validate/spec-check.js';
 import type { KubeObject } from '../render/index.js';
 import { KubeApiError, describeObject } from '../kube/errors.js';
 import type { Kube } from '../kube/client.js';
@@ -100,6 +101,7 @@ export async function deploy(
     ...(opts.version ? { version: opts.version } : {}),
     secretValues: opts.secretValues,
   });
+  checkKubernetesRules(spec, { secretValues: opts.secretValues });
   const { ObjectValidationError, validateObjects } = await import('../validate/openapi.js');
   const problems = validateObjects(objects);
   if (problems.length) throw new ObjectValidationError(problems);

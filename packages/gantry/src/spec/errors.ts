@@ -20,23 +20,56 @@ export function formatProblem(p: SpecProblem): string {
 /** Thrown when a spec is rejected. Nothing has been applied when it is raised. */
 export class SpecError extends Error {
   readonly problems: readonly SpecProblem[];
+  /** Problems found but not listed (a document with thousands lists the first ones). */
+  readonly omitted: number;
 
-  constructor(problems: readonly SpecProblem[]) {
-    const n = problems.length;
+  constructor(problems: readonly SpecProblem[], omitted = 0) {
+    const n = problems.length + omitted;
+    const shown = omitted ? `, the first ${problems.length} shown` : '';
     super(
-      `invalid spec (${n} problem${n === 1 ? '' : 's'}):\n` +
+      `invalid spec (${n} problem${n === 1 ? '' : 's'}${shown}):\n` +
         problems.map((p) => `  ${formatProblem(p)}`).join('\n'),
     );
     this.name = 'SpecError';
     this.problems = problems;
+    this.omitted = omitted;
   }
 }
 
+/** Longest value (or key) a message quotes; longer ones are cut to an excerpt. */
+export const EXCERPT_LENGTH = 60;
+
+/** The first `n` UTF-16 units of `text`, never splitting a surrogate pair. */
+function prefix(text: string, n: number): string {
+  const c = text.charCodeAt(n - 1);
+  return text.slice(0, c >= 0xd800 && c <= 0xdbff ? n - 1 : n);
+}
+
+/**
+ * `text` cut to `max` characters with an ellipsis and its full length, so that a message
+ * never carries a whole 100 kB value: excerpt("aaaa…", 8) -> "aaaaaaa… (100000 characters)".
+ */
+export function excerpt(text: string, max = EXCERPT_LENGTH): string {
+  if (text.length <= max) return text;
+  return `${prefix(text, max - 1)}… (${text.length} characters)`;
+}
+
+/** A string value as a message quotes it: JSON-escaped, cut to an excerpt when long. */
+export function quote(text: string, max = EXCERPT_LENGTH): string {
+  if (text.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(prefix(text, max - 1))}… (${text.length} characters)`;
+}
+
+/** Dotted path of a field; keys longer than an excerpt are cut. */
 export function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
+    else if (/[\p{Cc}\u2028\u2029]/u.test(String(seg))) out += `[${quote(String(seg), 40)}]`;
+    else {
+      const key = excerpt(String(seg), 40);
+      out += out ? `.${key}` : key;
+    }
   }
   return out;
 }
@@ -59,6 +92,8 @@ export function editDistance(a: string, b: string): number {
 
 /** The closest candidate within a small edit distance, case-insensitively. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  // No key this long is a typo of a known one, and the distance costs length x length.
+  if (word.length > 64) return undefined;
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {

@@ -9,7 +9,10 @@ export type {
 } from './schema.js';
 export { parseDuration } from './schema.js';
 export { loadSpecFile, parseSpec } from './load.js';
-export { SpecError, formatProblem } from './errors.js';
+export { SpecError, formatProblem, excerpt } from './errors.js';
+export { SPEC_LIMITS } from './limits.js';
+export { checkReferences } from './refs.js';
+export type { RefProblem } from './refs.js';
 export type { SpecProblem } from './errors.js';
 export {
   resolveNotifyTargets,

@@ -35,9 +35,18 @@ const quantity = z.union([
   }),
 ]);
 
+/**
+ * A whole number within the 32-bit range Kubernetes stores counts, ports and seconds in,
+ * so an overflow is reported at the spec's field rather than at the rendered object's.
+ */
+const int32 = z
+  .number()
+  .int()
+  .max(2 ** 31 - 1);
+
 /** An absolute count or a percentage such as "25%". */
 const intOrPercent = z.union([
-  z.number().int().min(0),
+  int32.min(0),
   z.string().regex(/^[0-9]{1,3}%$/, { message: 'must be an integer or a percentage such as 25%' }),
 ]);
 
@@ -51,11 +60,11 @@ const probe = z.strictObject({
     .union([port, dnsLabel])
     .optional()
     .describe('port number or name; default: the first port'),
-  initialDelaySeconds: z.number().int().min(0).default(0),
-  periodSeconds: z.number().int().min(1).default(5),
-  timeoutSeconds: z.number().int().min(1).default(2),
-  failureThreshold: z.number().int().min(1).default(3),
-  successThreshold: z.number().int().min(1).default(1),
+  initialDelaySeconds: int32.min(0).default(0),
+  periodSeconds: int32.min(1).default(5),
+  timeoutSeconds: int32.min(1).default(2),
+  failureThreshold: int32.min(1).default(3),
+  successThreshold: int32.min(1).default(1),
 });
 
 const secretSource = z
@@ -69,20 +78,34 @@ const secretSource = z
     message: 'give exactly one of fromFile or fromEnv (secret values never live in the spec)',
   });
 
+/** A Gateway API hostname: a DNS name, lower case, optionally with a leading "*." wildcard. */
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    message:
+      'must be a lower-case DNS name (letters, digits, "-" and "."), optionally starting with "*."',
+  });
+
 const routeMatch = z.strictObject({
   path: z.string().startsWith('/').default('/'),
   pathType: z.enum(['PathPrefix', 'Exact']).default('PathPrefix'),
 });
 
+/** The longest duration a spec may give: a year, in seconds. */
+const MAX_DURATION = 365 * 24 * 3600;
+
 /** A duration: seconds as a number, or a string such as 500ms, 30s, 2m, 1h. Parsed to seconds. */
 const duration = z
   .union([
-    z.number().min(0),
+    z.number().min(0).max(MAX_DURATION, { message: 'must be at most 365 days (31536000 seconds)' }),
     z.string().regex(/^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/, {
       message: 'must be a duration such as 500ms, 30s, 2m or 1h (or a number of seconds)',
     }),
   ])
-  .transform((v) => (typeof v === 'number' ? v : parseDuration(v)));
+  .transform((v) => (typeof v === 'number' ? v : parseDuration(v)))
+  .refine((v) => v <= MAX_DURATION, { message: 'must be at most 365 days (8760h)' });
 
 /** Seconds in a duration string such as 500ms, 30s, 2m or 1h. */
 export { parseDuration };
@@ -111,7 +134,15 @@ const analysisSchema = z.strictObject({
   minStepDuration: duration.default(15).describe('least time a step runs when it has no pause'),
   maxStepDuration: duration
     .default(300)
-    .describe('a step whose verdict is still open after this long passes (guard rails held)'),
+    .describe(
+      'a step the tests leave undecided this long passes if the canary is no worse than stable; see onInconclusive',
+    ),
+  onInconclusive: z
+    .enum(['abort', 'hold'])
+    .default('abort')
+    .describe(
+      'a step undecided at maxStepDuration whose canary is measurably worse than stable: abort, or hold it open for a person',
+    ),
   prometheus: z
     .string()
     .url()
@@ -129,13 +160,25 @@ const analysisSchema = z.strictObject({
       selector: z
         .string()
         .default('')
-        .describe('extra PromQL label matchers, e.g. route!~"/healthz|/readyz|/metrics"'),
+        .describe('extra PromQL label matchers, e.g. method!="OPTIONS"'),
+      routeLabel: z
+        .string()
+        .min(1)
+        .default('route')
+        .describe("the metric's label holding the request's route or path"),
+      exclude: z
+        .array(z.string().startsWith('/'))
+        .optional()
+        .describe(
+          "routes that are not user traffic, left out of the judge and the alerts; default: the spec's probe paths and metrics path",
+        ),
     })
     .default({
       metric: 'http_requests_total',
       statusLabel: 'status_code',
       errorStatus: '5..',
       selector: '',
+      routeLabel: 'route',
     }),
   latency: z
     .strictObject({
@@ -171,7 +214,7 @@ const analysisSchema = z.strictObject({
     .strictObject({
       maxErrorRate: ratio.optional().describe('abort when the canary error rate exceeds this'),
       maxP99: duration.optional().describe('abort when the canary P99 exceeds this'),
-      minRequests: z.number().int().min(1).default(20).describe('before a guard rail can fire'),
+      minRequests: int32.min(1).default(20).describe('before a guard rail can fire'),
     })
     .default({ minRequests: 20 }),
   queries: z
@@ -407,12 +450,12 @@ export const serviceSpecSchema = z
         maxUnavailable: intOrPercent.default(0),
       })
       .default({ maxSurge: '25%', maxUnavailable: 0 }),
-    progressDeadlineSeconds: z.number().int().min(10).default(600),
-    terminationGracePeriodSeconds: z.number().int().min(0).default(30),
+    progressDeadlineSeconds: int32.min(10).default(600),
+    terminationGracePeriodSeconds: int32.min(0).default(30),
     autoscaling: z
       .strictObject({
-        minReplicas: z.number().int().min(1),
-        maxReplicas: z.number().int().min(1),
+        minReplicas: int32.min(1),
+        maxReplicas: int32.min(1),
         targetCPUUtilizationPercentage: z.number().int().min(1).max(100).default(80),
       })
       .refine((a) => a.maxReplicas >= a.minReplicas, {
@@ -436,11 +479,14 @@ export const serviceSpecSchema = z
     routes: z
       .array(
         z.strictObject({
-          hostnames: z.array(z.string().min(1)).min(1),
+          hostnames: z.array(hostname).min(1).max(16),
           matches: z.array(routeMatch).default([{ path: '/', pathType: 'PathPrefix' }]),
           gateway: z
             .string()
-            .regex(/^([a-z0-9-]+\/)?[a-z0-9-]+$/, { message: 'must be NAME or NAMESPACE/NAME' })
+            .regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$/, {
+              message:
+                'must be NAME or NAMESPACE/NAME (lower-case letters, digits and "-", starting and ending with an alphanumeric)',
+            })
             .describe('parent Gateway as NAME or NAMESPACE/NAME'),
           port: z.union([port, dnsLabel]).optional(),
         }),

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { SPEC_LIMITS, dataBytes, formatSize } from './limits.js';
 import type { ServiceSpec } from './schema.js';
 
 export class SecretSourceError extends Error {
@@ -26,6 +27,13 @@ export function resolveSecretValues(
     if (v !== undefined) out[key] = v;
   }
   if (missing.length) throw new SecretSourceError(missing.join('\n'));
+  const bytes = dataBytes(out);
+  if (bytes > SPEC_LIMITS.configBytes) {
+    throw new SecretSourceError(
+      `secrets: the values read and their keys total ${bytes} bytes; a Secret holds at most ` +
+        `${SPEC_LIMITS.configBytes} (${formatSize(SPEC_LIMITS.configBytes)})`,
+    );
+  }
   return out;
 }
 

@@ -38,7 +38,7 @@ test('a minimal spec gets every default', () => {
 
 test('wrong type names file, line, column and field', () => {
   assert.deepEqual(problems(base + 'replicas: three\n'), [
-    'svc.yaml:4:11: replicas: expected number, got "three"',
+    'svc.yaml:4:11: replicas: expected a whole number, got "three"',
   ]);
 });
 
@@ -61,13 +61,13 @@ test('an unknown key with no close match lists the known fields', () => {
 
 test('missing required fields are named', () => {
   assert.deepEqual(problems('apiVersion: gantry.dev/v1alpha1\nname: users\n'), [
-    'svc.yaml:1:1: image: required field is missing (expected string)',
+    'svc.yaml:1:1: image: required field is missing (expected a string)',
   ]);
 });
 
 test('secret values in the spec are refused and never echoed', () => {
   const out = problems(base + 'secrets:\n  DB: "postgres://user:hunter2@db/x"\n').join('\n');
-  assert.match(out, /secrets\.DB: expected object, got a string \(value not shown\)/);
+  assert.match(out, /secrets\.DB: expected a mapping, got a string \(value not shown\)/);
   assert.doesNotMatch(out, /hunter2/);
   const inline = problems(base + 'secrets:\n  DB:\n    value: hunter2\n').join('\n');
   assert.match(inline, /secrets\.DB\.value: secret values must not be written in the spec/);
@@ -76,12 +76,12 @@ test('secret values in the spec are refused and never echoed', () => {
 
 test('enums, ranges and cross-field rules', () => {
   assert.deepEqual(problems(base + 'service: {type: Cluster}\n'), [
-    'svc.yaml:4:17: service.type: must be one of: "ClusterIP", "NodePort", "LoadBalancer", "None"',
+    'svc.yaml:4:17: service.type: must be one of: "ClusterIP", "NodePort", "LoadBalancer", "None"; got "Cluster"',
   ]);
   const [a] = problems(base + 'autoscaling: {minReplicas: 5, maxReplicas: 2}\n');
   assert.match(a!, /autoscaling: maxReplicas must be at least minReplicas/);
   const [port] = problems(base + 'ports: [{containerPort: 70000}]\n');
-  assert.match(port!, /ports\[0\]\.containerPort: Too big/);
+  assert.match(port!, /ports\[0\]\.containerPort: must be at most 65535, got 70000$/);
 });
 
 test('YAML syntax errors point at the position', () => {
@@ -104,7 +104,7 @@ test('release webhooks: URL and DingTalk secret from env or file, never echoed, 
   ).join('\n');
   assert.match(
     plain,
-    /release\.notify\[0\]\.secret: expected object, got a string \(value not shown\)/,
+    /release\.notify\[0\]\.secret: expected a mapping, got a string \(value not shown\)/,
   );
   assert.doesNotMatch(plain, /SECabc123/);
   const inline = problems(notify('{ url: { value: "https://x/?k=t0k3n" }, format: json }')).join(
