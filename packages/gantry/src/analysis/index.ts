@@ -27,7 +27,8 @@ export type {
   TrackCounts,
   TrackSample,
 } from './measure.js';
-export { judge, SEQUENTIAL_TESTS } from './judge.js';
+export { judge, SEQUENTIAL_TESTS, WORSE_LEVEL, worseThanStable } from './judge.js';
+export { analysisFor, excludedRoutes, exclusionMatcher, routesPattern } from './user-traffic.js';
 export type { Check, Decision, StepProgress, Verdict } from './judge.js';
 export { FLAGGER_DEFAULTS, fixedThresholdJudge } from './fixed-threshold.js';
 export type {
@@ -37,6 +38,7 @@ export type {
 } from './fixed-threshold.js';
 export {
   bernoulliLlr,
+  binomialUpperTail,
   bucketCeil,
   countAbove,
   histogramCount,

@@ -24,9 +24,21 @@
 //  - p0 and p1 are clamped into (0, 1); when stable itself fails nearly every request
 //    there is no room for H1 and the test cannot decide (it says so, and continues).
 //  - "No canary traffic" never passes early: every test needs data to cross its
-//    lower bound. At the step's time limit a step with no abort passes with the
-//    confidence reached (0 when nothing was seen, and the summary says "unverified");
-//    callers that must not pass unjudged steps set `holdWithoutTraffic`.
+//    lower bound. Callers that must not pass unjudged steps set `holdWithoutTraffic`.
+//  - Evidence carries across steps. Given the release-wide measurement (every canary
+//    request since analysis began), the same two tests also run on it, and either
+//    may abort (α is then split over four tests): at a small first step the canary
+//    sees few requests, and restarting the count at each step let a bad canary climb
+//    several steps before it was caught. Passing a step still takes the step's own
+//    evidence, so a canary that goes bad at a higher weight is judged on what it does
+//    there.
+//  - A step that reaches its time limit undecided is inconclusive, and passes only
+//    when nothing says the canary is worse than stable: an exact binomial test of the
+//    canary's errors (and slow requests) against stable's 95 % upper bound, at the
+//    5 % level, on the step's and the release's counts. A canary measurably worse is
+//    aborted (default) or held open for a person (`onInconclusive: hold`). Before,
+//    such a step passed "with confidence 0 %" while the canary failed 1.3 % of
+//    requests against stable's 0 %.
 //
 // Confidence. For an abort by a sequential test: 1 − e^(−LLR), i.e. one minus a bound
 // on the chance that a canary within tolerance would ever have produced this much
@@ -38,7 +50,7 @@
 // the canary is good accumulates; at the default β = 5 % a step passes near 0.9.
 import type { AnalysisSpec } from '../spec/index.js';
 import type { Measurement, TrackCounts } from './measure.js';
-import { _clamp, bernoulliLlr, sprtBounds, wilsonUpper } from './stats.js';
+import { _clamp, bernoulliLlr, binomialUpperTail, sprtBounds, wilsonUpper } from './stats.js';
 
 export type Verdict = 'continue' | 'pass' | 'abort';
 
@@ -49,14 +61,25 @@ export interface Check {
   baseline: string;
   statistic: string;
   threshold: string;
-  /** sequential: an SPRT; guard: an absolute guard rail; query: a user PromQL bound. */
-  kind?: 'sequential' | 'guard' | 'query';
+  /**
+   * sequential: an SPRT; guard: an absolute guard rail; query: a user PromQL bound;
+   * limit: the test at a step's time limit (worse than stable?).
+   */
+  kind?: 'sequential' | 'guard' | 'query' | 'limit';
+  /** step: this step's requests (default); release: every canary request since analysis began. */
+  scope?: 'step' | 'release';
+  /** The check can abort a step but its pass is not needed for the step to pass. */
+  abortOnly?: boolean;
   /** The sequential test's log-likelihood ratio (kind sequential). */
   llr?: number;
+  /** The limit test's P value (kind limit). */
+  p?: number;
 }
 
 export interface Decision {
   verdict: Verdict;
+  /** Set when the step reached its time limit without the tests deciding. */
+  inconclusive?: boolean;
   /** 0..1; see the header of judge.ts for what it bounds. */
   confidence: number;
   checks: Check[];
@@ -73,21 +96,71 @@ export interface StepProgress {
    * requests open ('continue') instead of passing it unverified.
    */
   holdWithoutTraffic?: boolean;
+  /**
+   * A step at maxSeconds that the tests left undecided, with the canary measurably worse
+   * than stable: 'abort' (default) or 'hold' (stay open for a person to promote or abort).
+   */
+  onInconclusive?: 'abort' | 'hold';
 }
 
-/** The number of sequential tests α is split across. */
+/** The number of sequential tests α is split across (per scope: errors and slow requests). */
 export const SEQUENTIAL_TESTS = 2;
 
-export function judge(m: Measurement, spec: AnalysisSpec, step: StepProgress): Decision {
-  const alpha = spec.falseAbortRate / SEQUENTIAL_TESTS;
+/** The level of the at-the-limit test "is the canary worse than stable?". */
+export const WORSE_LEVEL = 0.05;
+
+/**
+ * `release`, when given, is the measurement of every canary request since analysis
+ * began (earlier steps included); see the header.
+ */
+export function judge(
+  m: Measurement,
+  spec: AnalysisSpec,
+  step: StepProgress,
+  release?: Measurement,
+): Decision {
+  const d = _judge(m, spec, step, release);
+  const routes = spec.requests.exclude ?? [];
+  const c = m.canary.excluded ?? 0;
+  const s = m.stable.excluded ?? 0;
+  if (routes.length && c + s > 0) {
+    d.summary += `; left out ${_num(c, 0)} canary and ${_num(s, 0)} stable requests to ${routes.join(', ')} (not user traffic)`;
+  }
+  return d;
+}
+
+function _judge(
+  m: Measurement,
+  spec: AnalysisSpec,
+  step: StepProgress,
+  release?: Measurement,
+): Decision {
+  const wide = release && release.canary.requests > m.canary.requests ? release : undefined;
+  // α is split over every sequential test run: errors and slow requests, and errors against
+  // stable itself, on the step's counts and (when earlier steps add to them) the release's.
+  const alpha = spec.falseAbortRate / ((SEQUENTIAL_TESTS + 1) * (wide ? 2 : 1));
   const beta = spec.missRate;
+  const releaseChecks = wide
+    ? [
+        errorRateCheck(wide, spec, alpha, beta),
+        slowRateCheck(wide, spec, alpha, beta),
+        worseErrorsCheck(wide, spec, alpha, beta),
+      ].map((c): Check => ({
+        ...c,
+        name: `${c.name} (release)`,
+        scope: 'release',
+        abortOnly: true,
+      }))
+    : [];
   const checks: Check[] = [
     errorRateCheck(m, spec, alpha, beta),
     slowRateCheck(m, spec, alpha, beta),
+    worseErrorsCheck(m, spec, alpha, beta),
+    ...releaseChecks,
     ...guardRailChecks(m, spec),
     ...queryChecks(m, spec),
   ];
-  const sequential = checks.filter((c) => c.kind === 'sequential');
+  const sequential = checks.filter((c) => c.kind === 'sequential' && !c.abortOnly);
   const aborts = checks.filter((c) => c.verdict === 'abort');
   const canaryRequests = m.canary.requests;
   const secs = `${_num(m.windowSeconds, 0)}s`;
@@ -115,22 +188,51 @@ export function judge(m: Measurement, spec: AnalysisSpec, step: StepProgress): D
   );
   const conf = `confidence ${_pct(confidence)}`;
 
-  if (step.elapsedSeconds >= step.maxSeconds) {
+  const decided = checks.filter((c) => !c.abortOnly).every((c) => c.verdict === 'pass');
+  if (step.elapsedSeconds >= step.maxSeconds && !(decided && canaryRequests > 0)) {
+    const limit = `at the step's ${_num(step.maxSeconds, 0)}s limit`;
     const thin = canaryRequests < spec.guardRails.minRequests;
     if (thin && step.holdWithoutTraffic) {
       return {
         verdict: 'continue',
+        inconclusive: true,
         confidence,
         checks,
         summary: `holding: only ${_num(canaryRequests, 0)} canary requests in ${secs}, fewer than the ${spec.guardRails.minRequests} needed to judge; send traffic, or promote or abort by hand`,
       };
     }
+    const worse = [
+      ...worseThanStable(m, spec, 'step'),
+      ...(wide ? worseThanStable(wide, spec, 'release') : []),
+    ];
+    checks.push(...worse);
+    if (worse.length) {
+      const why = worse.map(_reason).join('; ');
+      if ((step.onInconclusive ?? 'abort') === 'hold') {
+        return {
+          verdict: 'continue',
+          inconclusive: true,
+          confidence,
+          checks,
+          summary: `holding ${limit}: undecided, and the canary is measurably worse than stable: ${why}; promote or abort by hand (analysis.onInconclusive: hold)`,
+        };
+      }
+      const p = Math.min(...worse.map((c) => c.p ?? 1));
+      return {
+        verdict: 'abort',
+        inconclusive: true,
+        confidence: 1 - p,
+        checks,
+        summary: `abort ${limit}: undecided, and the canary is measurably worse than stable: ${why}`,
+      };
+    }
     const unverified = thin ? ` (unverified: only ${_num(canaryRequests, 0)} canary requests)` : '';
     return {
       verdict: 'pass',
+      inconclusive: true,
       confidence,
       checks,
-      summary: `pass at the step's ${_num(step.maxSeconds, 0)}s limit: no regression found${unverified}; ${_brief(sequential)}; ${conf}`,
+      summary: `pass ${limit}, inconclusive: no sign the canary is worse than stable${unverified}; ${_brief(sequential)}; ${conf}`,
     };
   }
 
@@ -143,7 +245,7 @@ export function judge(m: Measurement, spec: AnalysisSpec, step: StepProgress): D
     };
   }
 
-  const allPass = checks.every((c) => c.verdict === 'pass');
+  const allPass = decided;
   if (allPass && step.elapsedSeconds >= step.minSeconds) {
     return {
       verdict: 'pass',
@@ -155,7 +257,7 @@ export function judge(m: Measurement, spec: AnalysisSpec, step: StepProgress): D
   const why = allPass
     ? `checks passed, step runs at least ${_num(step.minSeconds, 0)}s`
     : checks
-        .filter((c) => c.verdict !== 'pass')
+        .filter((c) => c.verdict !== 'pass' && !c.abortOnly)
         .map((c) => `${c.name} ${c.statistic}`)
         .join(', ');
   return {
@@ -185,6 +287,38 @@ export function errorRateCheck(
     alpha,
     beta,
   });
+}
+
+/**
+ * Wald's SPRT on the canary's errors against stable itself, without the tolerance: H0 the
+ * canary fails no more often than stable (its 95 % upper bound, at least a tenth of the
+ * tolerance) vs H1 stable + detect. It can only abort. Where stable is clean, each canary
+ * error is strong evidence (ln(p1/p0) ≈ 3.7 at the defaults against the tolerance test's
+ * 1.4), so a canary failing 2 % of a trickle of requests is stopped in a fraction of the
+ * requests the tolerance test needs; a good canary rarely fails at all there.
+ */
+export function worseErrorsCheck(
+  m: Measurement,
+  spec: AnalysisSpec,
+  alpha: number,
+  beta: number,
+): Check {
+  return {
+    ...sequentialCheck({
+      name: 'errors-vs-stable',
+      what: 'errors',
+      canaryEvents: m.canary.errors,
+      canaryTrials: m.canary.requests,
+      stableEvents: m.stable.errors,
+      stableTrials: m.stable.requests,
+      tolerance: spec.errorRate.tolerance / 10,
+      detect: spec.errorRate.detect,
+      alpha,
+      beta,
+      note: 'abort only: worse than stable itself',
+    }),
+    abortOnly: true,
+  };
 }
 
 /** Wald's SPRT on the canary's count of requests slower than the threshold. */
@@ -285,6 +419,67 @@ export function sequentialCheck(x: SequentialInput): Check {
         ? `LLR ${_num(llr, 1)} ≤ ${_num(bounds.lower, 1)}`
         : `LLR ${_num(llr, 1)} in (${_num(bounds.lower, 1)}, ${_num(bounds.upper, 1)})`;
   return { name: x.name, kind: 'sequential', verdict, llr, canary, baseline, statistic, threshold };
+}
+
+/**
+ * At a step's limit: is the canary measurably worse than stable? For errors and for slow
+ * requests, P(at least the canary's count | the canary's requests at stable's 95 % upper
+ * bound rate) below WORSE_LEVEL. Without stable traffic the bound is the tolerance. Returns
+ * the failing checks only.
+ */
+export function worseThanStable(
+  m: Measurement,
+  spec: AnalysisSpec,
+  scope: 'step' | 'release',
+): Check[] {
+  const out: Check[] = [];
+  const test = (
+    name: string,
+    k: number,
+    n: number,
+    sk: number,
+    sn: number,
+    fallback: number,
+  ): void => {
+    if (!(n > 0) || !(k > 0)) return;
+    const bound = wilsonUpper(sk, sn);
+    const ref = bound ?? fallback;
+    const p = binomialUpperTail(k, n, ref);
+    if (p >= WORSE_LEVEL || k / n <= ref) return;
+    out.push({
+      name: `${name} vs stable${scope === 'release' ? ' (release)' : ''}`,
+      kind: 'limit',
+      scope,
+      verdict: 'abort',
+      p,
+      canary: `${_pct(_rate(k, n))} (${_num(k, 0)}/${_num(n, 0)})`,
+      baseline:
+        bound === undefined
+          ? `no stable traffic: against ${_pct(ref)}`
+          : `${_pct(_rate(sk, sn))} (${_num(sk, 0)}/${_num(sn, 0)}, ≤ ${_pct(ref)} at 95%)`,
+      statistic: `P(≥ ${_num(k, 0)} of ${_num(n, 0)} at ${_pct(ref)}) = ${p.toPrecision(2)} < ${WORSE_LEVEL}`,
+      threshold: `undecided at the limit: the canary must not be worse than stable (exact binomial, ${_pct(WORSE_LEVEL)} level)`,
+    });
+  };
+  test(
+    'error-rate',
+    m.canary.errors,
+    m.canary.requests,
+    m.stable.errors,
+    m.stable.requests,
+    spec.errorRate.tolerance,
+  );
+  if (Number.isFinite(m.slowThresholdSeconds)) {
+    test(
+      'slow-rate',
+      m.canary.slow,
+      _observed(m.canary),
+      m.stable.slow,
+      _observed(m.stable),
+      spec.slowRate.tolerance,
+    );
+  }
+  return out;
 }
 
 /** Absolute limits, armed once the canary has guardRails.minRequests requests. */

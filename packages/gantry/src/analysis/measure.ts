@@ -17,6 +17,7 @@ import type { AnalysisSpec } from '../spec/index.js';
 import type { InstantSample, Prometheus, RangeSeries } from './prometheus.js';
 import { PrometheusError } from './prometheus.js';
 import { bucketCeil, countAbove, histogramCount, histogramQuantile } from './stats.js';
+import { exclusionMatcher } from './user-traffic.js';
 import type { Buckets } from './stats.js';
 
 export type Track = 'stable' | 'canary';
@@ -32,6 +33,8 @@ export interface TrackCounts {
   p99?: number;
   /** Requests the latency histogram observed (the slow check's denominator). */
   observed?: number;
+  /** Requests to routes that are not user traffic (probes, scrapes), left out of the counts. */
+  excluded?: number;
 }
 
 export interface Measurement {
@@ -75,6 +78,12 @@ export interface Tick {
 export interface MeasureWindow {
   since: Date;
   now?: Date;
+  /**
+   * Stable is measured from this time when it is earlier than `since` (a step's first
+   * seconds hold next to no stable samples, and stable's rate over the last minutes is
+   * the better baseline). Ignored when baselineSince is given.
+   */
+  stableSince?: Date;
   baselineSince?: Date;
   baselineUntil?: Date;
 }
@@ -103,9 +112,11 @@ export async function measure(
 ): Promise<Measurement> {
   const now = window.now ?? new Date();
   const since = window.since;
-  const stableFrom = window.baselineSince ?? since;
+  const stableFrom =
+    window.baselineSince ??
+    (window.stableSince && window.stableSince < since ? window.stableSince : since);
   const stableTo = window.baselineSince ? (window.baselineUntil ?? now) : now;
-  const [stable, canary, queries] = await Promise.all([
+  const [stable, canary, queries, excluded] = await Promise.all([
     _trackIncrease(prom, target, spec, 'stable', stableFrom, stableTo),
     _trackIncrease(prom, target, spec, 'canary', since, now),
     Promise.all(
@@ -121,6 +132,10 @@ export async function measure(
         };
       }),
     ),
+    Promise.all([
+      _excluded(prom, target, spec, 'stable', stableFrom, stableTo),
+      _excluded(prom, target, spec, 'canary', since, now),
+    ]),
   ]);
   const m = measurementFromSamples(stable, canary, {
     at: now,
@@ -128,6 +143,8 @@ export async function measure(
     spec,
   });
   m.queries = queries;
+  if (excluded[0] !== undefined) m.stable.excluded = excluded[0];
+  if (excluded[1] !== undefined) m.canary.excluded = excluded[1];
   return m;
 }
 
@@ -261,14 +278,20 @@ interface TrackSeries {
 
 /** The PromQL measure() and recordTicks() run for a track (exported for tests and docs). */
 export function trackQueries(spec: AnalysisSpec, target: Target, track: Track) {
-  const sel = [trackSelector(target, track), spec.requests.selector.trim()]
+  const sel = [trackSelector(target, track), spec.requests.selector.trim(), exclusionMatcher(spec)]
     .filter((s) => s !== '')
     .join(',');
   const errSel = `${sel},${spec.requests.statusLabel}=~${_str(spec.requests.errorStatus)}`;
   const by = 'namespace, pod, instance, job';
   const counter = spec.requests.metric;
   const bucket = `${spec.latency.metric}_bucket`;
+  const leftOut = exclusionMatcher(spec, false);
   return {
+    /** Requests to the excluded routes over a window (for the explanation only). */
+    excluded: leftOut
+      ? (seconds: number) =>
+          `sum(increase(${counter}{${[trackSelector(target, track), leftOut].join(',')}}[${Math.max(1, Math.round(seconds))}s]))`
+      : undefined,
     requests: `sum by (${by}) (${counter}{${sel}})`,
     errors: `sum by (${by}) (${counter}{${errSel}})`,
     buckets: `sum by (${by}, le) (${bucket}{${sel}})`,
@@ -398,6 +421,22 @@ function _tickAt(ticks: readonly Tick[], t: number): Tick | undefined {
     else break;
   }
   return found;
+}
+
+/** Requests to the excluded routes over [from, to], or undefined (none excluded, no data). */
+async function _excluded(
+  prom: Prometheus,
+  target: Target,
+  spec: AnalysisSpec,
+  track: Track,
+  from: Date,
+  to: Date,
+): Promise<number | undefined> {
+  const q = trackQueries(spec, target, track).excluded;
+  const seconds = (to.getTime() - from.getTime()) / 1000;
+  if (!q || !(seconds > 0)) return undefined;
+  const v = (await prom.query(q(seconds), to).catch(() => []))[0]?.value;
+  return v !== undefined && Number.isFinite(v) ? Math.round(v) : undefined;
 }
 
 async function _userQuery(

@@ -44,6 +44,30 @@ export function wilsonUpper(events: number, trials: number, z = 1.645): number |
   return Math.min(1, (centre + spread) / (1 + z2 / n));
 }
 
+/**
+ * P(X ≥ k) for X ~ Binomial(n, p): how likely a track whose true rate is `p` shows at least
+ * `k` events in `n` trials. Counts from counters may be fractional: k rounds up, n down.
+ * Summed in log space, so large n with small p neither underflows nor loses precision.
+ */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  const kk = Math.ceil(Math.max(0, k) - 1e-9);
+  const nn = Math.floor(Math.max(0, n) + 1e-9);
+  if (kk <= 0) return 1;
+  if (kk > nn) return 0;
+  if (!(p > 0)) return 0;
+  if (p >= 1) return 1;
+  // 1 − P(X ≤ k−1), the lower tail summed from its first term.
+  const ratio = Math.log(p) - Math.log1p(-p);
+  let logTerm = nn * Math.log1p(-p);
+  let logSum = logTerm;
+  for (let i = 0; i < kk - 1; i++) {
+    logTerm += Math.log(nn - i) - Math.log(i + 1) + ratio;
+    const hi = Math.max(logSum, logTerm);
+    logSum = hi + Math.log(Math.exp(logSum - hi) + Math.exp(logTerm - hi));
+  }
+  return _clamp(1 - Math.exp(logSum), 0, 1);
+}
+
 /** A cumulative histogram: count of observations ≤ le, keyed by the `le` label ('+Inf' last). */
 export type Buckets = Readonly<Record<string, number>>;
 

@@ -3,7 +3,8 @@
 // figures, the service being down, and multiwindow burn-rate alerts on an SLO's
 // error budget. The request metrics are the ones the canary judge reads
 // (release.analysis.requests / latency), so one place names them.
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../render/yaml.js';
+import { analysisFor, exclusionMatcher } from '../analysis/user-traffic.js';
 import type { ServiceSpec } from '../spec/index.js';
 import { quantityValue } from './quantity.js';
 
@@ -216,15 +217,19 @@ export function renderAlertRules(spec: ServiceSpec): RenderedRules {
 }
 
 /**
- * PromQL label matchers for the service's requests (both tracks, as the pods' labels
- * reach Prometheus) and for those that count as errors, per release.analysis.requests.
+ * PromQL label matchers for the service's user requests (both tracks, as the pods' labels
+ * reach Prometheus; probe and metrics routes left out) and for those that count as
+ * errors, per release.analysis.requests.
  */
 export function requestSelectors(spec: ServiceSpec): { sel: string; errSel: string } {
-  const req = spec.release.analysis.requests;
+  const analysis = analysisFor(spec);
+  const req = analysis.requests;
   const sel = [
     `namespace=${str(spec.namespace)}`,
     `app_kubernetes_io_name=${str(spec.name)}`,
     req.selector.trim(),
+    // Probes and scrapes are not user traffic (analysis/user-traffic.ts).
+    exclusionMatcher(analysis),
   ]
     .filter((x) => x !== '')
     .join(',');
@@ -245,8 +250,9 @@ export function prometheusRuleObject(spec: ServiceSpec, rendered: RenderedRules)
   };
 }
 
+/** A rule file as YAML that YAML 1.1 readers (Prometheus's) and 1.2 readers read alike. */
 export function rulesYaml(doc: unknown): string {
-  return stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
+  return stringifyYaml(doc);
 }
 
 /** Seconds as a Prometheus duration: 300 -> 5m, 90 -> 90s, 0.25 -> 250ms, 259200 -> 3d. */

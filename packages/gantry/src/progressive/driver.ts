@@ -6,7 +6,7 @@
 // dies anywhere is taken over by the next `gantry release ...` command.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { Prometheus, judge, measure, prometheusUrl } from '../analysis/index.js';
+import { Prometheus, analysisFor, judge, measure, prometheusUrl } from '../analysis/index.js';
 import type { Decision } from '../analysis/index.js';
 import type { Kube } from '../kube/client.js';
 import { describeObject } from '../kube/errors.js';
@@ -28,7 +28,8 @@ import { routerFor, routerKind } from '../traffic/index.js';
 import type { TrafficRouter } from '../traffic/index.js';
 import { canaryName, canaryRefs, renderCanary } from './canary.js';
 import { planSteps, trafficFor } from './plan.js';
-import { RolloutStore, TERMINAL_PHASES, isActive } from './state.js';
+import { RELEASES_KEPT, RolloutStore, TERMINAL_PHASES, isActive, releaseHistory } from './state.js';
+import { checkKubernetesRules } from '../validate/spec-check.js';
 import type { RolloutAction, RolloutState, Versioned } from './state.js';
 
 export type RolloutEvent =
@@ -64,6 +65,9 @@ export class ReleaseError extends Error {
 /** A verdict that has not changed is shown (and recorded) again after this long. */
 const SHOW_EVERY_MS = 10_000;
 
+/** Stable is measured over at least this long a window (see MeasureWindow.stableSince). */
+const STABLE_LOOKBACK_MS = 120_000;
+
 /** After this long without a usable measurement the judge cannot vouch for the canary: abort. */
 const BLIND_LIMIT_MS = 60_000;
 
@@ -97,6 +101,7 @@ export async function startRelease(
   }
   const store = new RolloutStore(kube, spec.namespace, spec.name);
   const secretValues = resolveSecretValues(spec, opts.specDir, opts.env);
+  checkKubernetesRules(spec, { secretValues });
   // Webhooks that cannot be read stop a release before it starts, as secrets do.
   const webhooks = resolveNotifyTargets(spec, opts.specDir, opts.env);
   if (webhooks.problems.length) throw new SecretSourceError(webhooks.problems.join('\n'));
@@ -168,6 +173,8 @@ export async function startRelease(
       stepStartedAt: now,
       updatedAt: now,
       decisions: [],
+      // The release this one replaces joins the history (gantry history lists them).
+      past: releaseHistory(existing?.state).slice(0, RELEASES_KEPT),
     };
     let v = await store.write(state, existing?.resourceVersion);
     const notifier = notifierOf(webhooks.targets, emit);
@@ -382,6 +389,8 @@ async function drive(
   const notifier = notifierFor(spec, start.state.specDir, opts, emit);
   const prom = new Prometheus(prometheusUrl(spec.release.analysis));
   const interval = spec.release.analysis.interval * 1000;
+  // Probes and scrapes left out of the counts (analysis/user-traffic.ts).
+  const analysis = analysisFor(spec);
   let blindSince: number | undefined;
   let shown = { key: '', at: 0 };
   let passedNotified = -1;
@@ -421,6 +430,7 @@ async function drive(
         x.canaryPercent = applied.canaryPercent;
         x.traffic = applied.description;
         x.stepStartedAt = new Date().toISOString();
+        if (step.analyze && step.weight > 0) x.analysisStartedAt ??= x.stepStartedAt;
         if (x.strategy === 'blueGreen' && step.weight === 0) x.previewStartedAt = x.stepStartedAt;
         if (x.strategy === 'blueGreen' && step.weight === 100) x.switchedAt = x.stepStartedAt;
       });
@@ -450,28 +460,44 @@ async function drive(
     if (step.analyze) {
       let decision: Decision | undefined;
       try {
-        const m = await measure(
-          prom,
-          { namespace: spec.namespace, service: spec.name },
-          spec.release.analysis,
-          {
+        const target = { namespace: spec.namespace, service: spec.name };
+        const now = new Date();
+        const beforeSwitch =
+          step.baseline === 'before-switch' && s.previewStartedAt && s.switchedAt
+            ? { baselineSince: new Date(s.previewStartedAt), baselineUntil: new Date(s.switchedAt) }
+            : undefined;
+        const stableSince = new Date(now.getTime() - STABLE_LOOKBACK_MS);
+        const analysisSince = s.analysisStartedAt ? new Date(s.analysisStartedAt) : undefined;
+        const [m, release] = await Promise.all([
+          measure(prom, target, analysis, {
             since: new Date(s.stepStartedAt),
-            ...(step.baseline === 'before-switch' && s.previewStartedAt && s.switchedAt
-              ? {
-                  baselineSince: new Date(s.previewStartedAt),
-                  baselineUntil: new Date(s.switchedAt),
-                }
-              : {}),
+            now,
+            stableSince,
+            ...(beforeSwitch ?? {}),
+          }),
+          // Every canary request since the first analysed step: evidence carries across steps.
+          !beforeSwitch && analysisSince && analysisSince < new Date(s.stepStartedAt)
+            ? measure(prom, target, analysis, {
+                since: analysisSince,
+                now,
+                stableSince,
+              })
+            : undefined,
+        ]);
+        decision = judge(
+          m,
+          analysis,
+          {
+            elapsedSeconds: elapsed,
+            minSeconds: step.pauseSeconds,
+            maxSeconds: Math.max(step.pauseSeconds, spec.release.analysis.maxStepDuration),
+            // No verdict without evidence: a step that should carry traffic but saw
+            // too little stays open (promote or abort it by hand) rather than pass unjudged.
+            holdWithoutTraffic: step.weight > 0,
+            onInconclusive: spec.release.analysis.onInconclusive,
           },
+          release,
         );
-        decision = judge(m, spec.release.analysis, {
-          elapsedSeconds: elapsed,
-          minSeconds: step.pauseSeconds,
-          maxSeconds: Math.max(step.pauseSeconds, spec.release.analysis.maxStepDuration),
-          // No verdict without evidence: a step that should carry traffic but saw
-          // too little stays open (promote or abort it by hand) rather than pass unjudged.
-          holdWithoutTraffic: step.weight > 0,
-        });
         blindSince = undefined;
       } catch (err) {
         blindSince ??= Date.now();

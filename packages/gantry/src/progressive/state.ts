@@ -67,6 +67,8 @@ export interface RolloutState {
   stableReplicas: number;
   startedAt: string;
   stepStartedAt: string;
+  /** When the first analysed step with canary traffic began (the release-wide evidence starts here). */
+  analysisStartedAt?: string;
   updatedAt: string;
   finishedAt?: string;
   /** Blue-green: when all traffic moved to the new version. */
@@ -82,6 +84,48 @@ export interface RolloutState {
   message?: string;
   /** Revision recorded by the promotion's deploy. */
   revision?: number;
+  /** Earlier releases of the service, newest first (kept across releases for history). */
+  past?: ReleaseSummary[];
+}
+
+/** One ended release as `gantry history` lists it. */
+export interface ReleaseSummary {
+  strategy: RolloutState['strategy'];
+  image: string;
+  version?: string;
+  /** promoted, aborted or failed (or the phase it was left in when replaced). */
+  outcome: RolloutPhase;
+  /** Why it ended: the judge's verdict, or who promoted or aborted it ("aborted by …"). */
+  reason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Steps reached (1-based) of all steps. */
+  stepReached: number;
+  steps: number;
+  revision?: number;
+}
+
+export const RELEASES_KEPT = 20;
+
+export function summarize(s: RolloutState): ReleaseSummary {
+  return {
+    strategy: s.strategy,
+    image: s.image,
+    ...(s.version ? { version: s.version } : {}),
+    outcome: s.phase,
+    ...(s.message ? { reason: s.message } : {}),
+    startedAt: s.startedAt,
+    ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
+    stepReached: Math.min(s.steps.length, Math.max(0, s.appliedStep + 1)),
+    steps: s.steps.length,
+    ...(s.revision !== undefined ? { revision: s.revision } : {}),
+  };
+}
+
+/** Every release recorded for the service, newest first: the current one and the past ones. */
+export function releaseHistory(s: RolloutState | undefined): ReleaseSummary[] {
+  if (!s) return [];
+  return [summarize(s), ...(s.past ?? [])];
 }
 
 export const ROLLOUT_TYPE = 'gantry.dev/rollout.v1';

@@ -84,6 +84,8 @@ export interface TrackModel {
   sigma?: number;
   /** Fixed extra latency in seconds. */
   delay?: number;
+  /** Fraction of requests the delay applies to (a slow route); default 1, every request. */
+  delayShare?: number;
 }
 
 /** P(latency ≤ le) for each bucket boundary. */
@@ -91,11 +93,12 @@ function bucketCdf(m: TrackModel): number[] {
   const median = m.median ?? 0.02;
   const sigma = m.sigma ?? 0.5;
   const delay = m.delay ?? 0;
-  return BUCKETS.map((le) => {
-    const x = le - delay;
-    if (x <= 0) return 0;
-    return 0.5 * (1 + erf(Math.log(x / median) / (sigma * Math.SQRT2)));
-  });
+  const share = m.delayShare ?? 1;
+  const cdf = (x: number) =>
+    x <= 0 ? 0 : 0.5 * (1 + erf(Math.log(x / median) / (sigma * Math.SQRT2)));
+  if (share >= 1) return BUCKETS.map((le) => cdf(le - delay));
+  // A mixture: `share` of requests delayed, the rest not.
+  return BUCKETS.map((le) => (1 - share) * cdf(le) + share * cdf(le - delay));
 }
 
 function emptySample(): TrackSample {
@@ -161,4 +164,38 @@ export function analysisSpec(overrides: Record<string, unknown> = {}): AnalysisS
     image: 'example.com/svc',
     release: { strategy: 'canary', analysis: overrides },
   }).release.analysis;
+}
+
+/**
+ * Traffic one second at a time, with rates that may change between seconds (a release
+ * moving the canary's weight): `next(stableRate, canaryRate)` adds a tick.
+ */
+export class LiveSim {
+  readonly ticks: Tick[];
+  private readonly rand: () => number;
+  private readonly cs: number[];
+  private readonly cc: number[];
+
+  constructor(
+    seed: number,
+    private readonly stable: TrackModel,
+    private readonly canary: TrackModel,
+    t0 = 1_700_000_000,
+  ) {
+    this.rand = prng(seed);
+    this.cs = bucketCdf(stable);
+    this.cc = bucketCdf(canary);
+    this.ticks = [{ t: t0, stable: emptySample(), canary: emptySample() }];
+  }
+
+  next(stableRate: number, canaryRate: number): Tick {
+    const prev = this.ticks[this.ticks.length - 1]!;
+    const tick: Tick = {
+      t: prev.t + 1,
+      stable: step(this.rand, { ...this.stable, rate: stableRate }, this.cs, prev.stable),
+      canary: step(this.rand, { ...this.canary, rate: canaryRate }, this.cc, prev.canary),
+    };
+    this.ticks.push(tick);
+    return tick;
+  }
 }

@@ -163,7 +163,10 @@ test('a token from an exec plugin authenticates gantry; the plugin runs once', {
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal((JSON.parse(r.stdout) as { status: string }).status, 'deployed');
   assert.equal(p.runs(), 1, 'one plugin run for all the requests of the command');
-  assert.equal(JSON.parse(history(p.kubeconfig, ns).stdout).length, 1);
+  assert.equal(
+    (JSON.parse(history(p.kubeconfig, ns).stdout) as { revisions: unknown[] }).revisions.length,
+    1,
+  );
 
   // The token is the ServiceAccount's, not an admin's: another namespace is forbidden.
   const denied = history(p.kubeconfig, 'default');
@@ -177,7 +180,7 @@ test('a client certificate from an exec plugin is used on the TLS connection', {
   // Admin's certificate: the namespace the token above may not read.
   const r = history(p.kubeconfig, 'default');
   assert.equal(r.status, 0, r.stderr);
-  assert.ok(Array.isArray(JSON.parse(r.stdout)));
+  assert.ok(Array.isArray((JSON.parse(r.stdout) as { revisions: unknown }).revisions));
   assert.equal(p.runs(), 1);
 });
 
@@ -185,6 +188,6 @@ test('refused credentials (401) are asked for again, and the request retried', {
   const p = pluginKubeconfig('refresh', [{ token: 'not-a-valid-token' }, { token }]);
   const r = history(p.kubeconfig, ns);
   assert.equal(r.status, 0, r.stderr);
-  assert.ok(Array.isArray(JSON.parse(r.stdout)));
+  assert.ok(Array.isArray((JSON.parse(r.stdout) as { revisions: unknown }).revisions));
   assert.equal(p.runs(), 2, 'the first run, then one more after the 401');
 });

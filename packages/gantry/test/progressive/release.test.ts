@@ -265,6 +265,44 @@ for (const [fault, config] of [
   );
 }
 
+test(
+  'defaults: with no analysis block, a canary failing 5% of API requests at a 1% first step is aborted; history lists the releases',
+  { skip, timeout: 300_000 },
+  async () => {
+    // What a user gets: no selector, so probes and scrapes reach the same metric; the judge
+    // must leave them out on its own (the spec's probe and metrics paths).
+    const load = apiLoad(100, 280_000);
+    const file = writeSpec({
+      version: '3.1.0',
+      config: { FAULT_ERROR_RATE: '0.05' },
+      release: 'strategy: canary\nsteps: [{ weight: 1 }, { weight: 50 }]',
+    });
+    const r = await gantry(['release', 'start', '-f', file, '--image', image]);
+    await load.stop();
+    assert.equal(r.status, 4, r.stdout + r.stderr);
+    assert.equal((await status(file)).phase, 'aborted');
+    // Aborted at the 1% step, on user traffic: the verdict names what it left out.
+    assert.match(r.stderr, /judge \(step 1\): ABORT/);
+    assert.match(r.stderr, /left out \d+ canary and \d+ stable requests to \/readyz, \/metrics/);
+    const history = await gantry(['history', '-f', file, '-o', 'json']);
+    assert.equal(history.status, 0, history.stderr);
+    const releases = (
+      JSON.parse(history.stdout) as {
+        releases: { version?: string; image: string; outcome: string; reason?: string }[];
+      }
+    ).releases;
+    assert.equal(releases[0]?.outcome, 'aborted');
+    assert.match(releases[0]?.reason ?? '', /^abort/);
+    assert.ok(
+      releases.some((x) => x.outcome === 'promoted'),
+      `the earlier promoted release is listed too: ${JSON.stringify(releases)}`,
+    );
+    const text = await gantry(['history', '-f', file]);
+    assert.match(text.stdout, /^RELEASE +OUTCOME/m);
+    assert.match(text.stdout, /^canary +aborted +\S+ +\S+ +1\/2 /m);
+  },
+);
+
 /** Leaves no release running for the next test, whatever this one did. */
 async function abortLeftover(file: string): Promise<void> {
   const s = await status(file).catch(() => undefined);

@@ -29,7 +29,7 @@ function eventPrinter(format: OutputFormat): (e: RolloutEvent) => void {
       const d = e.decision;
       process.stderr.write(
         `${t}     judge (step ${e.step + 1}): ${d.verdict.toUpperCase()} ` +
-          `(confidence ${(d.confidence * 100).toFixed(1)}%): ${d.summary}\n`,
+          `(${d.inconclusive ? 'inconclusive; ' : ''}confidence ${(d.confidence * 100).toFixed(1)}%): ${d.summary}\n`,
       );
       for (const c of d.checks) process.stderr.write(`${' '.repeat(t.length)}   ${checkLine(c)}`);
       return;

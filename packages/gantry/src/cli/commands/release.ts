@@ -7,7 +7,7 @@ import { waitForRollout } from '../../kube/rollout.js';
 import { applyRelease, deploy } from '../../release/deploy.js';
 import type { DeployEvent, DeployResult } from '../../release/deploy.js';
 import { acquireLockWaiting } from '../../release/lock.js';
-import { assertNoActiveRelease } from '../../progressive/state.js';
+import { RolloutStore, assertNoActiveRelease, releaseHistory } from '../../progressive/state.js';
 import { ReleaseStore, current } from '../../release/store.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
@@ -152,21 +152,52 @@ Examples:
 
   program
     .command('history')
-    .description('list the recorded revisions of a service, newest first')
+    .description('list the recorded revisions and progressive releases of a service, newest first')
     .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
-    .addHelpText('after', '\nExample:\n  gantry history -f deploy/user-service/gantry.yaml\n')
+    .addHelpText(
+      'after',
+      `
+Revisions are what gantry deploy, rollback, config sync and a release's promotion applied.
+Releases are gantry release runs (canary, gray, blue-green): the image, the outcome
+(promoted, aborted, failed), why (the judge's verdict, or who promoted or aborted it),
+and how far they got. -o json prints {"revisions": [...], "releases": [...]}.
+
+Example:
+  gantry history -f deploy/user-service/gantry.yaml
+`,
+    )
     .action(async (opts: { file: string }, cmd: Command) => {
       const g = globals(cmd);
       const spec = loadSpecFile(opts.file);
-      const history = await new ReleaseStore(await g.kube(), spec.namespace, spec.name).history();
+      const kube = await g.kube();
+      const [history, rollout] = await Promise.all([
+        new ReleaseStore(kube, spec.namespace, spec.name).history(),
+        new RolloutStore(kube, spec.namespace, spec.name).read(),
+      ]);
+      const releases = releaseHistory(rollout?.state);
       if (g.format === 'json') {
-        printJson(history.map(({ objects: _objects, ...rest }) => rest));
+        printJson({
+          revisions: history.map(({ objects: _objects, ...rest }) => rest),
+          releases,
+        });
         return;
       }
       process.stdout.write('REVISION  STATUS       STARTED                   IMAGE / MESSAGE\n');
       for (const r of history) {
         process.stdout.write(
           `${String(r.revision).padEnd(10)}${r.status.padEnd(13)}${r.startedAt.padEnd(26)}${r.image}${r.message ? `  (${r.message})` : ''}\n`,
+        );
+      }
+      if (!releases.length) return;
+      process.stdout.write(
+        '\nRELEASE     OUTCOME      STARTED                   ENDED                     STEPS  IMAGE / WHY\n',
+      );
+      for (const r of releases) {
+        const why = r.reason
+          ? `  (${r.reason.length > 160 ? `${r.reason.slice(0, 159)}…` : r.reason})`
+          : '';
+        process.stdout.write(
+          `${r.strategy.padEnd(12)}${r.outcome.padEnd(13)}${r.startedAt.padEnd(26)}${(r.finishedAt ?? '-').padEnd(26)}${`${r.stepReached}/${r.steps}`.padEnd(7)}${r.image}${r.version ? ` ${r.version}` : ''}${r.revision !== undefined ? ` -> revision ${r.revision}` : ''}${why}\n`,
         );
       }
     });
