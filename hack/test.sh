@@ -3,7 +3,7 @@
 # every check and test. Steps:
 #   1. Debian packages and npm dependencies
 #   2. build (tsc -b, then the CLI bundle), lint (eslint, prettier, gofmt, go vet), typecheck the tests
-#   3. start the private PostgreSQL server and the local Kubernetes cluster
+#   3. start the private test PostgreSQL instance and the local Kubernetes cluster
 #   4. Go tests, then every TypeScript test file in one `node --test` run
 #      (its summary is the last thing printed)
 #
@@ -44,7 +44,9 @@ for cfg in packages/*/test/tsconfig.json services/*/test/tsconfig.json hack/*/te
 done
 
 section "services the tests need"
-TEST_DATABASE_URL=$(bash hack/postgres.sh start)
+# The test instance (127.0.0.1:55432, fsync off); what `npm run up` ships uses the separate
+# "main" instance, which this never restarts or reconfigures.
+TEST_DATABASE_URL=$(GANTRY_PG_LISTEN='' bash hack/postgres.sh start test)
 export TEST_DATABASE_URL
 if [[ ${GANTRY_SKIP_CLUSTER:-0} != 1 ]]; then
   hack/cluster/cluster up

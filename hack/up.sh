@@ -3,7 +3,9 @@
 # seed (3 replicas, ConfigMap and Secret, rolling update 2/1) and print where to reach it.
 #
 #   Without KUBECONFIG: brings up the local cluster (hack/cluster), starts the private
-#   PostgreSQL where pods can reach it, and ships user-service there with `gantry up`.
+#   durable PostgreSQL instance "main" (127.0.0.1:55433 and the node address, where pods
+#   reach it; `npm test` has its own instance and never touches this one), and ships
+#   user-service there with `gantry up`.
 #   With KUBECONFIG set: ships to that cluster. Set USER_SERVICE_DATABASE_URL to its
 #   database (default: an in-memory SQLite per pod, fine for a look around) and make sure
 #   the cluster can pull from the registry in deploy/user-service/gantry.yaml.
@@ -24,7 +26,7 @@ if [[ -z ${KUBECONFIG:-} ]]; then
   eval "$(hack/cluster/cluster env)"
   node_ip=$GANTRY_NODE_IP
   echo "== PostgreSQL for user-service (reachable from pods at $node_ip)"
-  url=$(GANTRY_PG_LISTEN=$node_ip GANTRY_PG_DB=user_service bash hack/postgres.sh start)
+  url=$(GANTRY_PG_LISTEN=$node_ip GANTRY_PG_DB=user_service bash hack/postgres.sh start main)
   export USER_SERVICE_DATABASE_URL=${USER_SERVICE_DATABASE_URL:-${url/127.0.0.1/$node_ip}}
 else
   export USER_SERVICE_DATABASE_URL=${USER_SERVICE_DATABASE_URL:-sqlite::memory:}

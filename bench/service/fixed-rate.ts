@@ -3,13 +3,14 @@
 // *scheduled*, so a stalled server is charged for every request it delayed (no coordinated
 // omission). It speaks minimal HTTP/1.1 over keep-alive sockets (responses must carry
 // Content-Length), which keeps its own cost per request low enough not to be the bottleneck.
-// Prints one JSON object.
+// Prints one JSON object. Like every load in this repository, it goes to loopback only.
 //
 //   node --import tsx fixed-rate.ts --url http://127.0.0.1:8080 --path '/api/users/{id}' \
 //     --ids 1000 --rate 5000 --duration 15 --warmup 2 --connections 32
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
+import { assertLocal } from '../../hack/cluster/test/load.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +26,7 @@ const { values } = parseArgs({
 if (values.url === undefined || values.rate === undefined) {
   throw new Error('usage: fixed-rate.ts --url URL --rate RPS [--path P] [--duration S]');
 }
-const target = new URL(values.url);
+const target = assertLocal(values.url);
 const rate = Number(values.rate);
 const durationMs = Number(values.duration) * 1000;
 const warmupMs = Number(values.warmup) * 1000;

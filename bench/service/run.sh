@@ -195,7 +195,7 @@ for t in $TARGETS; do
   case $t in
     sqlite) bench_user_service sqlite "sqlite:$WORK/bench.db" ;;
     postgres)
-      PG_BASE_URL=$(bash "$ROOT/hack/postgres.sh" start)
+      PG_BASE_URL=$(GANTRY_PG_LISTEN='' bash "$ROOT/hack/postgres.sh" start test)
       PG_SCHEMA=bench_$$
       psql -q "$PG_BASE_URL" -c "CREATE SCHEMA $PG_SCHEMA" >/dev/null
       if [[ -n $PG_CPU ]]; then

@@ -17,6 +17,8 @@ export interface ClusterEnv {
   PROMETHEUS_URL: string;
   ALERTMANAGER_URL: string;
   GANTRY_NODE_BASE_IMAGE: string;
+  /** The node's address (10.201.0.1): where pods reach services on the host. */
+  GANTRY_NODE_IP?: string;
 }
 
 /**

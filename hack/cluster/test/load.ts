@@ -1,12 +1,18 @@
 // Bounded open-loop HTTP load for drills, tests and benchmarks: a fixed request
 // rate (not "as fast as responses come back", so a slow version does not slow
-// the load and hide itself), for at most a given time, to loopback or to this
-// machine's own cluster networks only. Every request's outcome is kept.
+// the load and hide itself), for at most a given time, to loopback only: the
+// gateway on 127.0.0.1:8000, or a NodePort (kube-proxy serves NodePorts on
+// 127.0.0.0/8) when the Service path itself is under test. Never a Service's
+// virtual IP (10.96.x) or the node address (10.201.x). A pod address (10.244.x)
+// only with `podAddress: true`, for a test that must reach one pod. Every
+// request's outcome is kept.
 import http from 'node:http';
 
 export interface LoadOptions {
-  /** http://HOST:PORT/PATH; HOST must be loopback or the local cluster's networks. */
+  /** http://HOST:PORT/PATH; HOST must be loopback (or a pod address, with podAddress). */
   url: string;
+  /** Allow one pod's address (10.244.x.x) as HOST: for a test that must reach one pod. */
+  podAddress?: boolean;
   /** Host header (to pick a route on a gateway). */
   host?: string;
   /** Requests per second. */
@@ -35,17 +41,26 @@ export interface Sample {
   i: number;
 }
 
-const ALLOWED = [/^127\./, /^localhost$/, /^\[?::1\]?$/, /^10\.96\./, /^10\.244\./, /^10\.201\./];
+const LOOPBACK = [/^127(\.\d{1,3}){3}$/, /^localhost$/i, /^\[::1\]$/];
+const POD_ADDRESS = /^10\.244(\.\d{1,3}){2}$/;
 
-export function assertLocal(url: string): URL {
+/** The URL, if it may take load: http:// to loopback, or to a pod address when allowed. */
+export function assertLocal(url: string, opts: { podAddress?: boolean } = {}): URL {
   const u = new URL(url);
   if (u.protocol !== 'http:') throw new Error(`load: only http:// URLs (got ${u.protocol})`);
-  if (!ALLOWED.some((r) => r.test(u.hostname))) {
+  const host = u.hostname;
+  if (LOOPBACK.some((r) => r.test(host))) return u;
+  if (POD_ADDRESS.test(host)) {
+    if (opts.podAddress) return u;
     throw new Error(
-      `load: ${u.hostname} is not loopback or the local cluster's networks; refusing to send load there`,
+      `load: ${host} is a pod address; pass podAddress: true if the test must reach that one pod, ` +
+        'otherwise send load to the gateway (127.0.0.1:8000) or a NodePort on 127.0.0.1',
     );
   }
-  return u;
+  throw new Error(
+    `load: ${host} is not loopback; refusing to send load there (use the gateway on ` +
+      "127.0.0.1:8000 or a NodePort on 127.0.0.1, never a Service's virtual IP or the node address)",
+  );
 }
 
 export class Load {
@@ -61,7 +76,7 @@ export class Load {
   private resolveFinished: (() => void) | undefined;
 
   constructor(private readonly opts: LoadOptions) {
-    this.target = assertLocal(opts.url);
+    this.target = assertLocal(opts.url, { podAddress: opts.podAddress ?? false });
     if (!(opts.rps > 0 && opts.rps <= 5000)) throw new Error('load: rps must be in (0, 5000]');
     this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxInFlight ?? 256 });
   }
@@ -144,10 +159,16 @@ export class Load {
 /** One request, resolving to its sample (for spot checks). */
 export async function once(
   url: string,
-  opts: { host?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    host?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    podAddress?: boolean;
+  } = {},
 ): Promise<Sample> {
   const l = new Load({
     url,
+    ...(opts.podAddress ? { podAddress: true } : {}),
     rps: 1000,
     maxDurationMs: (opts.timeoutMs ?? 5000) + 1000,
     ...(opts.host ? { host: opts.host } : {}),

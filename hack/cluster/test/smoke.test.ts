@@ -1,5 +1,7 @@
 // Smoke test of the local cluster: image push, Deployment + Service, pod
-// replacement, ClusterIP routing from the host and Prometheus discovery.
+// replacement, Service routing from the host (a NodePort on 127.0.0.1: kube-proxy
+// serves NodePorts on loopback, which is how tests reach a Service; never its
+// virtual IP) and Prometheus discovery.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, kubectl, pushEchoImage, requireCluster, run } from './cluster-env.js';
@@ -44,18 +46,20 @@ test(
       readyPods(env, ns).length === 2 ? true : undefined,
     );
 
-    const clusterIP = kubectl(env, [
+    const nodePort = kubectl(env, [
       '-n',
       ns,
       'get',
       'svc',
       'hello',
       '-o',
-      'jsonpath={.spec.clusterIP}',
+      'jsonpath={.spec.ports[0].nodePort}',
     ]).trim();
-    assert.match(clusterIP, /^10\.96\./);
-    const body = await eventually('the app through the ClusterIP', 30_000, async () => {
-      const res = await fetch(`http://${clusterIP}/`, { signal: AbortSignal.timeout(2000) });
+    assert.match(nodePort, /^3\d{4}$/);
+    const body = await eventually('the app through the NodePort on 127.0.0.1', 30_000, async () => {
+      const res = await fetch(`http://127.0.0.1:${nodePort}/`, {
+        signal: AbortSignal.timeout(2000),
+      });
       return res.ok ? res.text() : undefined;
     });
     assert.equal(body.trim(), 'echo');
@@ -111,6 +115,7 @@ apiVersion: v1
 kind: Service
 metadata: { name: hello }
 spec:
+  type: NodePort
   selector: { app: hello }
   ports: [{ port: 80, targetPort: 8080 }]
 `;

@@ -1,7 +1,8 @@
 // gantry chaos pod-kill on the local cluster: a healthy two-replica echo service under
 // load rides out two rounds of killed pods (each round's pod really gone, the service
 // back to two ready replicas); the same service failing every 2nd request does not meet
-// the steady state, so nothing is killed. Prometheus is the cluster's own.
+// the steady state, so nothing is killed. Prometheus is the cluster's own; the load goes
+// through the gateway on 127.0.0.1:8000 (an HTTPRoute for the service's own hostname).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import {
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
-import { Load } from '../../../../hack/cluster/test/load.js';
+import { Load, once } from '../../../../hack/cluster/test/load.js';
 import { Prometheus } from '../../src/analysis/prometheus.js';
 import { runGantry } from '../gantry-cli.js';
 
@@ -23,6 +24,8 @@ const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-chaos-${Date.now().toString(36)}`;
 const name = 'victim';
+const host = `${name}.${ns}.test`;
+const GATEWAY = 'http://127.0.0.1:8000';
 let env: ClusterEnv;
 let work: string;
 let image: string;
@@ -46,6 +49,7 @@ metrics: { path: /metrics }
 resources: { requests: { cpu: 10m, memory: 16Mi }, limits: { memory: 64Mi } }
 probes: { readiness: { path: /healthz, periodSeconds: 1 } }
 terminationGracePeriodSeconds: 2
+routes: [{ hostnames: [${host}], gateway: gantry-system/gantry }]
 `,
   );
   return file;
@@ -80,9 +84,13 @@ test(
     const healthy = writeSpec(0);
     const deployed = gantry(['deploy', '-f', healthy]);
     assert.equal(deployed.status, 0, deployed.stderr);
-    const ip = kubectl(env, ['-n', ns, 'get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}']);
+    // The route is served once the gateway has programmed it.
+    await eventually('an answer through the gateway', 30_000, async () =>
+      (await once(`${GATEWAY}/`, { host, timeoutMs: 2000 })).status === 200 ? true : undefined,
+    );
     const traffic = new Load({
-      url: `http://${ip.trim()}/`,
+      url: `${GATEWAY}/`,
+      host,
       rps: 20,
       maxDurationMs: 300_000,
     }).start();

@@ -34,12 +34,15 @@ test(
   { skip, timeout: 600_000 },
   () => {
     const env = cluster as ClusterEnv;
-    // The seed spec, in a namespace of its own, with an in-memory database per pod.
+    // The seed spec, in a namespace and on a gateway hostname of its own (the seed's
+    // users.gantry.local belongs to what `npm run up` shipped), with an in-memory
+    // database per pod.
     const spec = join(work, 'gantry.yaml');
     writeFileSync(
       spec,
       readFileSync(seedSpec, 'utf8')
         .replace(/^namespace: .*$/m, `namespace: ${ns}`)
+        .replace('users.gantry.local', `users.${ns}.test`)
         .replace(
           'context: ../../services/user-service',
           `context: ${fileURLToPath(new URL('../../../../services/user-service', import.meta.url))}`,

@@ -1,27 +1,24 @@
 // user-service built by gantry, run on the real cluster: the image answers
 // /version with the version baked in, and a rolling update under a bounded
-// loopback load through the Service fails no request.
+// load through the gateway on 127.0.0.1:8000 fails no request.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
-import {
-  eventually,
-  kubectl,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import { eventually, requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { Load, once } from '../../../../hack/cluster/test/load.js';
 import { gantryBin, runGantry } from '../gantry-cli.js';
 
 const serviceDir = fileURLToPath(new URL('../../../../services/user-service', import.meta.url));
 const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `users-it-${Date.now().toString(36)}`;
+const host = `users.${ns}.test`;
+const GATEWAY = 'http://127.0.0.1:8000';
 const work = mkdtempSync(join(tmpdir(), 'gantry-users-'));
 
 after(() => {
@@ -46,6 +43,7 @@ secrets: { DATABASE_URL: { fromEnv: IT_DATABASE_URL } }
 probes:
   readiness: { path: /readyz, periodSeconds: 1, failureThreshold: 1 }
 rollingUpdate: { maxSurge: 2, maxUnavailable: 1 }
+routes: [{ hostnames: [${host}], gateway: gantry-system/gantry }]
 `,
   );
   return file;
@@ -57,18 +55,6 @@ function gantry(args: string[]) {
     { ...(cluster as ClusterEnv), IT_DATABASE_URL: 'sqlite::memory:' },
     300_000,
   );
-}
-
-/** One GET on a fresh connection (no keep-alive), resolving to the status or an error string. */
-function get(host: string, path: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port: 80, path, agent: false, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve(err.message));
-  });
 }
 
 test(
@@ -91,39 +77,20 @@ test(
     ]);
     assert.equal(first.status, 0, first.stderr + first.stdout);
 
-    const ip = kubectl(env, [
-      '-n',
-      ns,
-      'get',
-      'svc',
-      'user-service',
-      '-o',
-      'jsonpath={.spec.clusterIP}',
-    ]).trim();
-    // kube-proxy programs a new Service a moment after the pods are ready.
-    const version = await eventually(
-      'the Service to answer /version',
-      30_000,
-      () =>
-        new Promise<string | undefined>((resolve) => {
-          http
-            .get({ host: ip, port: 80, path: '/version', agent: false, timeout: 2000 }, (res) => {
-              let body = '';
-              res.on('data', (c: Buffer) => (body += c.toString()));
-              res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
-            })
-            .on('error', () => resolve(undefined));
-        }),
-    );
-    assert.equal((JSON.parse(version) as { version: string }).version, image.version);
+    // The route is served once the gateway has programmed it.
+    const version = await eventually('the gateway to answer /version', 30_000, async () => {
+      const s = await once(`${GATEWAY}/version`, { host, timeoutMs: 2000 });
+      return s.status === 200 ? s.version : undefined;
+    });
+    assert.equal(version, image.version);
 
-    // Bounded load: 4 workers on loopback routes to the Service, for as long as the rollout runs.
-    let running = true;
-    const results: (number | string)[] = [];
-    const worker = async () => {
-      for (let i = 0; running && i < 20_000; i++) results.push(await get(ip, '/version'));
-    };
-    const workers = Promise.all([worker(), worker(), worker(), worker()]);
+    // Bounded load through the gateway, for as long as the rollout runs.
+    const load = new Load({
+      url: `${GATEWAY}/version`,
+      host,
+      rps: 40,
+      maxDurationMs: 300_000,
+    }).start();
     await new Promise((r) => setTimeout(r, 1000));
     // The rolling deploy runs as a child process, so this process keeps sending load.
     const roll = await new Promise<{ status: number | null; out: string }>((resolve) => {
@@ -137,10 +104,9 @@ test(
       child.on('exit', (status) => resolve({ status, out }));
     });
     await new Promise((r) => setTimeout(r, 1000));
-    running = false;
-    await workers;
+    const results = await load.stop();
     assert.equal(roll.status, 0, roll.out);
-    const failed = results.filter((r) => r !== 200);
+    const failed = results.filter((r) => r.status !== 200);
     t.diagnostic(`${results.length} requests during the rollout, ${failed.length} failed`);
     assert.ok(results.length > 50, `the load ran (${results.length} requests)`);
     assert.deepEqual(

@@ -3,7 +3,7 @@
 // refuses is replaced by the one before, and an error rate above the threshold reaches
 // Alertmanager as GantryErrorRateHigh for that service, as do CPU and memory alerts from
 // the kubelet's cAdvisor. The workload is the echo fixture answering every 2nd request
-// with a 500 (FAIL_EVERY=2).
+// with a 500 (FAIL_EVERY=2), loaded through the gateway on 127.0.0.1:8000.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import {
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
-import { Load } from '../../../../hack/cluster/test/load.js';
+import { Load, once } from '../../../../hack/cluster/test/load.js';
 import { runGantry } from '../gantry-cli.js';
 
 interface MonitoringEnv extends ClusterEnv {
@@ -28,6 +28,8 @@ const cluster = requireCluster();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-alerts-${Date.now().toString(36)}`;
 const name = 'flaky';
+const host = `${name}.${ns}.test`;
+const GATEWAY = 'http://127.0.0.1:8000';
 let env: MonitoringEnv;
 let work: string;
 let image: string;
@@ -51,6 +53,7 @@ metrics: { path: /metrics }
 resources: { requests: { cpu: 10m, memory: 16Mi }, limits: { memory: 64Mi } }
 probes: { readiness: { path: /healthz, periodSeconds: 1 } }
 terminationGracePeriodSeconds: 2
+routes: [{ hostnames: [${host}], gateway: gantry-system/gantry }]
 release: { analysis: { requests: { selector: '${selector}' } } }
 monitoring:
   labels: { team: it }
@@ -139,10 +142,11 @@ test(
     assert.equal(readFileSync(r.file, 'utf8'), goodText);
     assert.equal((await rulesOf(group))[0]?.rules.length, 4);
 
-    // Half the requests fail: well above 20 %. Load through the Service, bounded.
-    const svc = kubectl(env, ['-n', ns, 'get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}']);
-    const url = `http://${svc.trim()}/`;
-    const load = new Load({ url, rps: 10, maxDurationMs: 180_000 }).start();
+    // Half the requests fail: well above 20 %. Load through the gateway, bounded.
+    await eventually('an answer through the gateway', 30_000, async () =>
+      (await once(`${GATEWAY}/`, { host, timeoutMs: 2000 })).status === 200 ? true : undefined,
+    );
+    const load = new Load({ url: `${GATEWAY}/`, host, rps: 10, maxDurationMs: 180_000 }).start();
     try {
       const fired = await eventually('GantryErrorRateHigh in Alertmanager', 120_000, () =>
         firing('GantryErrorRateHigh'),

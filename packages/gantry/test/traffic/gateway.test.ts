@@ -5,8 +5,9 @@
 //   weighted 20 % -> about 20 % canary; stable -> none;
 //   gray -> the header and the cookie always reach canary (their rules win
 //   over the route's own), user ids land by bucket, the same way every time.
-// Then the replica-ratio router on the same pods, through the Service's
-// cluster IP: about the stated share, and back to stable pods only.
+// Then the replica-ratio router on the same pods, through the Service itself
+// (a NodePort on 127.0.0.1, served by kube-proxy as the Service's virtual IP
+// would be): about the stated share, and back to stable pods only.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -115,6 +116,7 @@ namespace: ${ns}
 image: ${image}
 replicas: 3
 ports: [{ name: http, containerPort: 8080, servicePort: 80 }]
+service: { type: NodePort }
 env: { NAME: ${STABLE} }
 resources: { requests: { cpu: 10m, memory: 16Mi }, limits: { memory: 64Mi } }
 probes: { readiness: { path: /healthz, periodSeconds: 1 } }
@@ -284,9 +286,9 @@ test(
   async (t) => {
     const router = new ReplicaRouter(kube, spec, { stableReplicas: 3 });
     const svc = JSON.parse(kubectl(env, ['-n', ns, 'get', 'service', STABLE, '-o', 'json'])) as {
-      spec: { clusterIP: string; selector: Record<string, string> };
+      spec: { ports: { nodePort: number }[]; selector: Record<string, string> };
     };
-    const url = `http://${svc.spec.clusterIP}:80/`;
+    const url = `http://127.0.0.1:${svc.spec.ports[0]!.nodePort}/`;
     await settles(url, STABLE, () => ({}));
 
     // 20 % asked: 1 canary pod beside 3 stable ones, 25 % stated.
