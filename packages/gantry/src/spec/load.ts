@@ -15,7 +15,8 @@ import {
 } from './limits.js';
 import { checkReferences } from './refs.js';
 import { serviceSpecSchema } from './schema.js';
-import { rememberSpecSource } from '../validate/spec-source.js';
+import { k8sRuleProblems } from '../validate/k8s-rules.js';
+import { locateProblems, rememberSpecSource } from '../validate/spec-source.js';
 import type { ServiceSpec } from './schema.js';
 
 /** Problems listed for one spec at most; the rest are counted. */
@@ -207,7 +208,11 @@ export function parseSpec(text: string, file = 'gantry.yaml'): ServiceSpec {
         message: configProblem,
       });
     }
-    if (problems.length === 0) return rememberSpecSource(spec, { file, doc, lines });
+    const located = rememberSpecSource(spec, { file, doc, lines });
+    // The API server's own rules in the same pass, so one run lists every problem (and
+    // every command that loads a spec refuses what the cluster would refuse).
+    problems.push(...locateProblems(located, k8sRuleProblems(located), file));
+    if (problems.length === 0) return located;
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw specError(problems);
   }

@@ -39,11 +39,11 @@ export async function validateSpec(spec: ServiceSpec): Promise<ValidSpec> {
 }
 
 /** validateSpec of spec text; `file` names it in messages. */
-export function validateSpecText(text: string, file = 'gantry.yaml'): Promise<ValidSpec> {
+export async function validateSpecText(text: string, file = 'gantry.yaml'): Promise<ValidSpec> {
   return validateSpec(parseSpec(text, file));
 }
 
 /** validateSpec of a spec file. */
-export function validateSpecFile(file: string): Promise<ValidSpec> {
+export async function validateSpecFile(file: string): Promise<ValidSpec> {
   return validateSpec(loadSpecFile(file));
 }

@@ -15,6 +15,8 @@ import { renderAlertRules } from '../../src/monitor/index.js';
 import { validateSpec } from '../../src/validate/spec-check.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+/** FUZZ_SEED replays a run fast-check reported (its "seed"). */
+const SEED = process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {};
 const reference = readFileSync(
   new URL('../../../../deploy/user-service/gantry.yaml', import.meta.url),
   'utf8',
@@ -218,7 +220,7 @@ test('a valid spec with one or two fields changed: accepted and usable, or a Spe
       const spec = load(stringify(doc));
       if (spec) await use(spec);
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -302,7 +304,7 @@ test('YAML-ish text: a spec or a SpecError with positions, never another error',
       if (spec) await use(spec);
       load(t);
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(warnings, []);
@@ -318,7 +320,7 @@ test('the reference spec with text inserted anywhere: a spec or a SpecError', as
         if (spec) await use(spec);
       },
     ),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
 
@@ -411,6 +413,6 @@ test('specs built field by field: accepted and usable, or a SpecError', async ()
       const spec = load(stringify(doc));
       if (spec) await use(spec);
     }),
-    { numRuns: RUNS, includeErrorInReport: true },
+    { numRuns: RUNS, includeErrorInReport: true, ...SEED },
   );
 });
