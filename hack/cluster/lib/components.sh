@@ -377,7 +377,13 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_name]
         target_label: pod
 CFG
-  write_if_changed "$STATE/alertmanager/alertmanager.yml" <<CFG
+  # Alertmanager reads alertmanager.yml. `gantry alerts apply` composes that file from the
+  # base below (alertmanager.base.yml) and its per-service fragments (gantry.d/*.yml, each
+  # a route subtree matched on namespace and service, its receivers and inhibit rules), so
+  # the base is written here and alertmanager.yml only while no service has a fragment:
+  # cluster up never drops a service's routing. With fragments, a changed base takes
+  # effect at the next `gantry alerts apply` of any service.
+  write_if_changed "$STATE/alertmanager/alertmanager.base.yml" <<CFG
 route:
   receiver: default
   group_wait: 5s
@@ -386,6 +392,16 @@ route:
 receivers:
   - name: default
 CFG
+  if compgen -G "$STATE/alertmanager/gantry.d/*.yml" >/dev/null; then
+    if [[ ! -f $STATE/alertmanager/alertmanager.yml ]]; then
+      cp "$STATE/alertmanager/alertmanager.base.yml" "$STATE/alertmanager/alertmanager.yml"
+      warn "alertmanager.yml was missing: wrote the base; gantry alerts apply puts the services' routing back"
+    elif ! grep -q '^# Composed by gantry' "$STATE/alertmanager/alertmanager.yml"; then
+      warn "alertmanager.yml was not composed by gantry; gantry alerts apply recomposes it from alertmanager.base.yml"
+    fi
+  else
+    write_if_changed "$STATE/alertmanager/alertmanager.yml" <"$STATE/alertmanager/alertmanager.base.yml"
+  fi
   start_daemon alertmanager prometheus-alertmanager --config.file="$STATE/alertmanager/alertmanager.yml" \
     --storage.path="$STATE/alertmanager/data" --web.listen-address="$ALERTMANAGER_ADDR" \
     --cluster.listen-address=
@@ -394,6 +410,7 @@ CFG
     --web.listen-address="$PROMETHEUS_ADDR" --web.enable-lifecycle
   wait_for "alertmanager" 60 http_ok "http://$ALERTMANAGER_ADDR/-/ready"
   wait_for "prometheus" 60 http_ok "http://$PROMETHEUS_ADDR/-/ready"
-  # A running Prometheus keeps its old configuration until told to reload.
+  # A running Prometheus or Alertmanager keeps its old configuration until told to reload.
+  curl -fs -X POST -o /dev/null "http://$ALERTMANAGER_ADDR/-/reload" || warn "alertmanager did not reload its configuration"
   curl -fs -X POST -o /dev/null "http://$PROMETHEUS_ADDR/-/reload" || warn "prometheus did not reload its configuration"
 }

@@ -2,6 +2,7 @@
 // validation, TypeScript types and the editor JSON Schema all derive.
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { closest, quote } from './errors.js';
 
 // zod compiles a fast path for each object schema (new Function) on its first parse; a CLI
 // parses one spec per run, so the compile costs more than it saves (~5 ms of a first parse
@@ -326,53 +327,242 @@ const memoryAlert = z.strictObject({
 const downAlert = z.strictObject({ for: duration.default(60) });
 const off = z.literal(false);
 
-const monitoringSchema = z.strictObject({
-  alerts: z
-    .strictObject({
-      errorRate: z
-        .union([off, errorRateAlert])
-        .default(errorRateAlert.parse({}))
-        .describe(
-          'errors (release.analysis.requests.errorStatus) over all requests of both tracks; false: none',
-        ),
-      latencyP99: z
-        .union([off, latencyAlert])
-        .default(latencyAlert.parse({}))
-        .describe('P99 of the latency histogram (release.analysis.latency.metric); false: none'),
-      cpu: z
-        .union([off, cpuAlert])
-        .default(cpuAlert.parse({}))
-        .describe("a pod's CPU use (cAdvisor's container_cpu_usage_seconds_total); false: none"),
-      memory: z
-        .union([off, memoryAlert])
-        .default(memoryAlert.parse({}))
-        .describe(
-          "a pod's working set (cAdvisor's container_memory_working_set_bytes); false: none",
-        ),
-      down: z
-        .union([off, downAlert])
-        .default(downAlert.parse({}))
-        .describe('no pod of the service is scraped successfully; false: none'),
-    })
-    .default({
-      errorRate: errorRateAlert.parse({}),
-      latencyP99: latencyAlert.parse({}),
-      cpu: cpuAlert.parse({}),
-      memory: memoryAlert.parse({}),
-      down: downAlert.parse({}),
-    }),
-  slo: z
-    .strictObject({
-      availability: z.number().gt(0).lt(1).describe('target share of good requests, e.g. 0.999'),
-      windowDays: z.number().int().min(1).max(90).default(30).describe('the error budget period'),
-    })
+/** The alerts gantry's rules produce; routes may name them with or without "Gantry". */
+export const GANTRY_ALERT_NAMES = [
+  'GantryErrorRateHigh',
+  'GantryLatencyP99High',
+  'GantryCPUHigh',
+  'GantryMemoryHigh',
+  'GantryServiceDown',
+  'GantryErrorBudgetBurn',
+  'GantryErrorLogsHigh',
+] as const;
+
+const receiverName = dnsLabel.describe('receiver name');
+const mobiles = z.array(
+  z.string().regex(/^\+?[0-9]{5,20}$/, { message: 'must be a phone number' }),
+);
+const emailAddress = z
+  .string()
+  .regex(/^[^@\s]+@[^@\s]+$/, { message: 'must be an e-mail address' });
+const aliyunAccess = {
+  provider: z.literal('aliyun').default('aliyun').describe('the SMS / voice provider'),
+  accessKeyId: secretSource.describe('AccessKey ID, from env or file'),
+  accessKeySecret: secretSource.describe('AccessKey secret, from env or file'),
+  language: z
+    .enum(['zh', 'en'])
     .optional()
-    .describe('multiwindow burn-rate alerts on the error budget (page: fast burns; ticket: slow)'),
-  labels: z
-    .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string())
-    .default({})
-    .describe('labels on every alert, e.g. team, for Alertmanager routing'),
+    .describe('message language; default: monitoring.language'),
+};
+const receiverSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('email'),
+    to: z.array(emailAddress).min(1),
+    from: emailAddress,
+    smarthost: z
+      .string()
+      .regex(/^[^:\s]+:[0-9]{1,5}$/, { message: 'must be host:port, e.g. smtp.example.com:587' }),
+    authUsername: z.string().min(1).optional(),
+    authPassword: secretSource.optional().describe('SMTP password, from env or file'),
+    requireTLS: z
+      .boolean()
+      .default(true)
+      .describe('STARTTLS required (Alertmanager smtp_require_tls)'),
+  }),
+  z.strictObject({
+    kind: z.literal('webhook'),
+    url: z
+      .union([z.string().url(), secretSource])
+      .describe('the alert platform: receives Alertmanager webhook payloads (version 4)'),
+  }),
+  z.strictObject({
+    kind: z.literal('dingtalk'),
+    url: secretSource.describe('robot URL with its access_token, from env or file'),
+    secret: secretSource.optional().describe('signing secret (SEC...), from env or file'),
+    atMobiles: mobiles.default([]),
+    atAll: z.boolean().default(false),
+    language: z.enum(['zh', 'en']).optional(),
+  }),
+  z
+    .strictObject({
+      kind: z.literal('wecom'),
+      url: secretSource.optional().describe('group robot webhook URL (with key), from env or file'),
+      key: secretSource.optional().describe('group robot key, from env or file'),
+      mentionedMobiles: mobiles.default([]),
+      language: z.enum(['zh', 'en']).optional(),
+    })
+    .refine((r) => (r.url === undefined) !== (r.key === undefined), {
+      message: 'give exactly one of url or key',
+    }),
+  z.strictObject({
+    kind: z.literal('sms'),
+    ...aliyunAccess,
+    endpoint: z.string().url().default('https://dysmsapi.aliyuncs.com/'),
+    signName: z.string().min(1),
+    templateCode: z.string().min(1),
+    phoneNumbers: mobiles.min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('voice'),
+    ...aliyunAccess,
+    endpoint: z.string().url().default('https://dyvmsapi.aliyuncs.com/'),
+    calledShowNumber: z.string().min(1),
+    ttsCode: z.string().min(1),
+    calledNumbers: mobiles.min(1),
+  }),
+]);
+
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { message: 'must be a label name' });
+const alertRoute = z.strictObject({
+  alerts: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('alert names, e.g. CPUHigh or GantryCPUHigh (any of them)'),
+  severity: z.array(z.string().min(1)).optional().describe('severity labels (any of them)'),
+  matchers: z
+    .array(
+      z
+        .string()
+        .regex(/^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*("([^"\\]|\\.)*"|[^"\s]*)\s*$/, {
+          message: 'must be an Alertmanager matcher such as team="core" or pod=~"api-.*"',
+        }),
+    )
+    .optional()
+    .describe('further label matchers (all of them)'),
+  receivers: z.array(receiverName).min(1).describe('every one of these receives the alert'),
+  continue: z
+    .boolean()
+    .default(false)
+    .describe('also try the routes after this one (default: the first matching route wins)'),
 });
+
+const monitoringSchema = z
+  .strictObject({
+    alerts: z
+      .strictObject({
+        errorRate: z
+          .union([off, errorRateAlert])
+          .default(errorRateAlert.parse({}))
+          .describe(
+            'errors (release.analysis.requests.errorStatus) over all requests of both tracks; false: none',
+          ),
+        latencyP99: z
+          .union([off, latencyAlert])
+          .default(latencyAlert.parse({}))
+          .describe('P99 of the latency histogram (release.analysis.latency.metric); false: none'),
+        cpu: z
+          .union([off, cpuAlert])
+          .default(cpuAlert.parse({}))
+          .describe("a pod's CPU use (cAdvisor's container_cpu_usage_seconds_total); false: none"),
+        memory: z
+          .union([off, memoryAlert])
+          .default(memoryAlert.parse({}))
+          .describe(
+            "a pod's working set (cAdvisor's container_memory_working_set_bytes); false: none",
+          ),
+        down: z
+          .union([off, downAlert])
+          .default(downAlert.parse({}))
+          .describe('no pod of the service is scraped successfully; false: none'),
+      })
+      .default({
+        errorRate: errorRateAlert.parse({}),
+        latencyP99: latencyAlert.parse({}),
+        cpu: cpuAlert.parse({}),
+        memory: memoryAlert.parse({}),
+        down: downAlert.parse({}),
+      }),
+    slo: z
+      .strictObject({
+        availability: z.number().gt(0).lt(1).describe('target share of good requests, e.g. 0.999'),
+        windowDays: z.number().int().min(1).max(90).default(30).describe('the error budget period'),
+      })
+      .optional()
+      .describe(
+        'multiwindow burn-rate alerts on the error budget (page: fast burns; ticket: slow)',
+      ),
+    labels: z
+      .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string())
+      .default({})
+      .describe('labels on every alert, e.g. team, for Alertmanager routing'),
+    receivers: z
+      .record(receiverName, receiverSchema)
+      .default({})
+      .describe(
+        'who is told: email, webhook, dingtalk, wecom, sms, voice (credentials from env or file)',
+      ),
+    routes: z
+      .array(alertRoute)
+      .default([])
+      .describe(
+        'which alerts go to which receivers; an alert no route takes goes to the default receiver',
+      ),
+    language: z.enum(['zh', 'en']).default('zh').describe('language of relayed messages'),
+    relay: z
+      .strictObject({
+        url: z
+          .string()
+          .url()
+          .optional()
+          .describe(
+            'alert relay base URL; default: $GANTRY_ALERT_RELAY_URL, http://127.0.0.1:30093',
+          ),
+      })
+      .default({})
+      .describe('the relay delivering to dingtalk, wecom, sms and voice receivers'),
+    links: z
+      .strictObject({
+        console: z.string().url().optional(),
+        prometheus: z.string().url().optional(),
+      })
+      .default({})
+      .describe('links put in relayed messages'),
+    groupBy: z.array(labelName).default(['alertname', 'namespace', 'service']),
+    groupWait: duration
+      .default(30)
+      .describe('wait for more alerts of a new group before notifying'),
+    groupInterval: duration.default(300).describe('wait before notifying about changes to a group'),
+    repeatInterval: z
+      .record(z.string().min(1), duration)
+      .default({ page: 3600, critical: 3600, warning: 14400, ticket: 43200, default: 14400 })
+      .describe('resend a firing alert after this long, by severity; "default" for the others'),
+    inhibitOnDown: z
+      .boolean()
+      .default(true)
+      .describe("a firing GantryServiceDown silences the service's other alerts"),
+  })
+  .superRefine((m, ctx) => {
+    const names = Object.keys(m.receivers);
+    m.routes.forEach((r, i) => {
+      r.receivers.forEach((name, j) => {
+        if (m.receivers[name]) return;
+        const hint = closest(name, names);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'receivers', j],
+          message: `no receiver ${quote(name)} in monitoring.receivers${hint ? ` (did you mean "${hint}"?)` : names.length ? ` (receivers: ${names.join(', ')})` : ''}`,
+        });
+      });
+      (r.alerts ?? []).forEach((a, j) => {
+        if (gantryAlertName(a)) return;
+        const hint = closest(a, [
+          ...GANTRY_ALERT_NAMES,
+          ...GANTRY_ALERT_NAMES.map((n) => n.slice(6)),
+        ]);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'alerts', j],
+          message: `${quote(a)} is not an alert of gantry's rules${hint ? ` (did you mean "${hint}"?)` : ''}; route other alerts with matchers: ['alertname=${quote(a)}']`,
+        });
+      });
+    });
+  });
+
+/** CPUHigh or GantryCPUHigh -> GantryCPUHigh; undefined for a name gantry's rules do not use. */
+export function gantryAlertName(name: string): string | undefined {
+  const full = name.startsWith('Gantry') ? name : `Gantry${name}`;
+  return (GANTRY_ALERT_NAMES as readonly string[]).includes(full) ? full : undefined;
+}
 
 export const serviceSpecSchema = z
   .strictObject({
@@ -533,6 +723,8 @@ export type ReleaseSpec = z.output<typeof releaseSchema>;
 export type AnalysisSpec = z.output<typeof analysisSchema>;
 export type ReleaseStepSpec = z.output<typeof releaseStep>;
 export type MonitoringSpec = z.output<typeof monitoringSchema>;
+export type ReceiverSpec = z.output<typeof receiverSchema>;
+export type AlertRouteSpec = z.output<typeof alertRoute>;
 
 /** The JSON Schema of gantry.yaml, for editors (yaml-language-server). */
 export function specJsonSchema(): Record<string, unknown> {

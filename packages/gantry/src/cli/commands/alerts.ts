@@ -1,17 +1,38 @@
-// gantry alerts: the service's Prometheus alerting rules — render them, put them in
-// front of a Prometheus that loads a rules directory, remove them, and show what fires.
+// gantry alerts: the service's Prometheus alerting rules and who is told — render them,
+// put the rules in front of a Prometheus that loads a rules directory and the routing
+// into Alertmanager's configuration (and the relay's channels Secret), remove them,
+// show what fires, and silence alerts.
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { prometheusUrl } from '../../analysis/prometheus.js';
+import { Kube } from '../../kube/client.js';
 import {
+  AlertmanagerConfigError,
+  AlertRulesError,
+  RELAY_SECRET,
+  SilenceError,
+  alertmanagerConfigObject,
   applyAlertRules,
+  applyServiceRouting,
+  createSilence,
+  describeReceivers,
+  expireSilence,
+  formatMatchers,
+  fragmentsDirOf,
+  listSilences,
   prometheusRuleObject,
   removeAlertRules,
+  removeAlertmanagerConfig,
   renderAlertRules,
+  renderAlertmanager,
   rulesYaml,
   serviceAlerts,
+  hasRelayReceivers,
+  routesSomething,
+  writeRelayChannels,
 } from '../../monitor/index.js';
-import type { RulesTarget } from '../../monitor/index.js';
-import { loadSpecFile } from '../../spec/index.js';
+import type { RelaySecretRef, RoutingResult, RulesTarget } from '../../monitor/index.js';
+import { loadSpecFile, parseDuration } from '../../spec/index.js';
 import type { ServiceSpec } from '../../spec/index.js';
 import { parseFormat, printJson, UsageError } from '../output.js';
 
@@ -19,6 +40,25 @@ interface TargetOpts {
   file: string;
   rulesDir?: string;
   prometheus?: string;
+  alertmanager?: string;
+  alertmanagerConfig?: string;
+  relaySecret?: string;
+}
+
+/** Default Alertmanager base URL: $ALERTMANAGER_URL, else the usual local port. */
+function alertmanagerUrl(flag?: string): string {
+  return (flag ?? process.env.ALERTMANAGER_URL ?? 'http://127.0.0.1:9093').replace(/\/+$/, '');
+}
+
+/** Alertmanager and silence errors as AlertRulesError, which the CLI maps to exit codes. */
+async function asAlertsError<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof AlertmanagerConfigError) throw new AlertRulesError(err.message, err.input);
+    if (err instanceof SilenceError) throw new AlertRulesError(err.message);
+    throw err;
+  }
 }
 
 const SPEC_HELP = `
@@ -31,6 +71,14 @@ The rules come from the spec's monitoring section (defaults in brackets):
   slo                 availability (e.g. 0.999) and windowDays [30]: burn-rate alerts,
                       page at 2% of the budget in 1h or 5% in 6h, ticket at 10% in 3d
   labels              added to every alert (route them in Alertmanager)
+  receivers           name: { kind: email | webhook | dingtalk | wecom | sms | voice, ... };
+                      credentials only as { fromEnv } or { fromFile }
+  routes              - { alerts: [CPUHigh], severity: [...], matchers: ['team="x"'],
+                          receivers: [mail, sms], continue: false }
+  groupBy [alertname, namespace, service], groupWait [30s], groupInterval [5m],
+  repeatInterval      by severity [page 1h, critical 1h, warning 4h, ticket 12h, default 4h]
+  inhibitOnDown       [true] a firing GantryServiceDown silences the service's other alerts
+  language [zh], relay.url [$GANTRY_ALERT_RELAY_URL, http://127.0.0.1:30093], links
 Set an alert to false to leave it out. Request metrics are release.analysis.requests
 and release.analysis.latency; CPU and memory are cAdvisor's (the kubelet's).
 `;
@@ -38,42 +86,81 @@ and release.analysis.latency; CPU and memory are cAdvisor's (the kubelet's).
 export function registerAlertCommands(program: Command): void {
   const alerts = program
     .command('alerts')
-    .description("the service's Prometheus alerting rules: render, apply, remove, status")
+    .description(
+      "the service's alerting rules and routing: render, apply, remove, status, silences",
+    )
     .addHelpText('after', SPEC_HELP);
 
   alerts
     .command('render')
-    .description('print the rule file (or a Prometheus Operator PrometheusRule); touches nothing')
+    .description(
+      'print the rule file, the Alertmanager part, or Prometheus Operator objects; touches nothing',
+    )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
     .option(
       '--format <kind>',
-      'rules (a Prometheus rule file) or operator (PrometheusRule)',
+      'rules (a Prometheus rule file), alertmanager (the route subtree, receivers and ' +
+        'inhibit rules gantry alerts apply merges) or operator (PrometheusRule and AlertmanagerConfig)',
       'rules',
     )
     .addHelpText(
       'after',
       `
+Credentials are never printed: SMTP passwords are files (auth_password_file), and a
+webhook URL given as { fromEnv | fromFile } shows as https://redacted.invalid/....
+
 Examples:
   gantry alerts render -f deploy/user-service/gantry.yaml > user-service.rules.yml
   promtool check rules user-service.rules.yml
+  gantry alerts render -f deploy/user-service/gantry.yaml --format alertmanager
   gantry alerts render -f deploy/user-service/gantry.yaml --format operator | kubectl apply -f -
 `,
     )
     .action((opts: { file: string; format: string }, cmd: Command) => {
-      if (opts.format !== 'rules' && opts.format !== 'operator') {
-        throw new UsageError(`--format must be rules or operator, not "${opts.format}"`);
+      if (!['rules', 'operator', 'alertmanager'].includes(opts.format)) {
+        throw new UsageError(
+          `--format must be rules, alertmanager or operator, not "${opts.format}"`,
+        );
       }
       const spec = loadSpecFile(opts.file);
       const rendered = renderAlertRules(spec);
-      const doc = opts.format === 'operator' ? prometheusRuleObject(spec, rendered) : rendered.file;
-      if (json(cmd)) printJson({ ...rendered, document: doc });
-      else process.stdout.write(rulesYaml(doc));
+      const am = renderAlertmanager(spec, {
+        secretsDir: fragmentsDirOf({ configPath: amConfigPath() ?? 'alertmanager.yml' }),
+      });
+      const amPart = am.fragment
+        ? {
+            route: am.fragment.route,
+            receivers: am.fragment.receivers,
+            inhibit_rules: am.fragment.inhibit_rules,
+          }
+        : undefined;
+      const docs: unknown[] =
+        opts.format === 'operator'
+          ? [
+              prometheusRuleObject(spec, rendered),
+              ...(am.fragment ? [alertmanagerConfigObject(spec, am)] : []),
+            ]
+          : opts.format === 'alertmanager'
+            ? [amPart ?? {}]
+            : [rendered.file];
+      if (json(cmd))
+        printJson({
+          ...rendered,
+          alertmanager: amPart ?? null,
+          receivers: describeReceivers(spec),
+          document: docs.length === 1 ? docs[0] : docs,
+        });
+      else process.stdout.write(docs.map((d) => rulesYaml(d)).join('---\n'));
       for (const n of rendered.notes) process.stderr.write(`note: ${n}\n`);
+      if (opts.format !== 'rules' && !json(cmd))
+        for (const d of describeReceivers(spec)) process.stderr.write(`receiver ${d}\n`);
     });
 
   alerts
     .command('apply')
-    .description("write the rule file into Prometheus' rules directory, reload, and confirm")
+    .description(
+      "load the rules into Prometheus and the routing into Alertmanager (and the relay's channels); confirm both",
+    )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
     .option(
       '--rules-dir <dir>',
@@ -82,6 +169,18 @@ Examples:
     .option(
       '--prometheus <url>',
       'Prometheus base URL (default: release.analysis.prometheus, $GANTRY_PROMETHEUS_URL, http://127.0.0.1:9090)',
+    )
+    .option(
+      '--alertmanager-config <path>',
+      'the configuration file Alertmanager reads (default: $GANTRY_ALERTMANAGER_CONFIG)',
+    )
+    .option(
+      '--alertmanager <url>',
+      'Alertmanager base URL (default: $ALERTMANAGER_URL, http://127.0.0.1:9093)',
+    )
+    .option(
+      '--relay-secret <namespace/name>',
+      'the Secret the alert relay reads its channels from (default: $GANTRY_ALERT_RELAY_SECRET, gantry-system/alert-relay-channels)',
     )
     .addHelpText(
       'after',
@@ -92,35 +191,96 @@ hack/cluster/cluster env exports GANTRY_PROMETHEUS_RULES_DIR. A rule file Promet
 refuses is replaced by the one before. With the Prometheus Operator, use
 gantry alerts render --format operator instead.
 
+With monitoring.receivers or monitoring.routes in the spec, the service's route subtree
+(matched on its namespace and service labels), receivers (<namespace>.<service>.<name>)
+and inhibit rules are written as a fragment next to the Alertmanager configuration
+(gantry.d/<namespace>.<service>.yml) and the file is composed again from its base
+(<config>.base.yml) and every fragment, checked with amtool check-config, reloaded and
+confirmed through /api/v2/status; a configuration Alertmanager refuses is replaced by the
+one before. DingTalk, WeCom, SMS and voice receivers go through the alert relay: their
+channels (credentials included) are written into the relay's Secret under the key
+<namespace>.<service>.json. A receiver whose credentials cannot be read is left out with
+a warning. hack/cluster/cluster env exports GANTRY_ALERTMANAGER_CONFIG.
+
 Examples:
   eval "$(hack/cluster/cluster env)"
   gantry alerts apply -f deploy/user-service/gantry.yaml
-  gantry alerts apply -f gantry.yaml --rules-dir /etc/prometheus/rules.d --prometheus http://prom:9090
+  gantry alerts apply -f gantry.yaml --rules-dir /etc/prometheus/rules.d --prometheus http://prom:9090 \\
+    --alertmanager-config /etc/alertmanager/alertmanager.yml --alertmanager http://am:9093
 `,
     )
     .action(async (opts: TargetOpts, cmd: Command) => {
       const spec = loadSpecFile(opts.file);
+      const m = spec.monitoring;
+      if (
+        (Object.keys(m.receivers).length || m.routes.length) &&
+        !(opts.alertmanagerConfig ?? amConfigPath())
+      ) {
+        throw new UsageError(
+          'the spec has monitoring.receivers or routes: give the Alertmanager configuration file ' +
+            'with --alertmanager-config or $GANTRY_ALERTMANAGER_CONFIG',
+        );
+      }
       const rendered = renderAlertRules(spec);
       for (const n of rendered.notes) process.stderr.write(`note: ${n}\n`);
+      const progress = json(cmd) ? undefined : (m: string) => process.stderr.write(`  ${m}\n`);
       const r = await applyAlertRules(spec, rendered, target(spec, opts, cmd));
-      if (json(cmd)) printJson({ ...r, notes: rendered.notes });
-      else
+      if (!json(cmd))
         process.stdout.write(
           `${r.rules} rules of ${spec.namespace}/${spec.name} loaded by Prometheus from ${r.file}\n`,
+        );
+      const routing = await applyRouting(spec, opts, cmd, progress);
+      for (const w of routing?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+      if (json(cmd)) printJson({ ...r, notes: rendered.notes, routing: routing ?? null });
+      else if (routing?.alertmanager)
+        process.stdout.write(
+          `Alertmanager at ${routing.alertmanager.url} routes ${spec.namespace}/${spec.name} ` +
+            `to ${routing.alertmanager.receivers.length} receiver(s)` +
+            `${routing.relay ? `; relay channels ${routing.relay.action} in ${routing.relay.secret}` : ''}\n`,
         );
     });
 
   alerts
     .command('delete')
-    .description("remove the service's rule file and reload Prometheus")
+    .description("remove the service's rule file and its Alertmanager subtree, and reload both")
     .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
     .option('--rules-dir <dir>', 'the rules directory (default: $GANTRY_PROMETHEUS_RULES_DIR)')
     .option('--prometheus <url>', 'Prometheus base URL')
+    .option(
+      '--alertmanager-config <path>',
+      'the Alertmanager configuration file (default: $GANTRY_ALERTMANAGER_CONFIG)',
+    )
+    .option('--alertmanager <url>', 'Alertmanager base URL (default: $ALERTMANAGER_URL)')
+    .option('--relay-secret <namespace/name>', "the relay's channels Secret")
     .action(async (opts: TargetOpts, cmd: Command) => {
       const spec = loadSpecFile(opts.file);
       const r = await removeAlertRules(spec, target(spec, opts, cmd));
-      if (json(cmd)) printJson(r);
-      else process.stdout.write(r.removed ? `removed ${r.file}\n` : `no rule file at ${r.file}\n`);
+      const config = opts.alertmanagerConfig ?? amConfigPath();
+      let am: { configPath: string; removed: boolean } | undefined;
+      if (config) {
+        am = await asAlertsError(() =>
+          removeAlertmanagerConfig(spec, {
+            configPath: config,
+            url: alertmanagerUrl(opts.alertmanager),
+          }),
+        );
+      }
+      let relay: Awaited<ReturnType<typeof writeRelayChannels>> | undefined;
+      if (hasRelayReceivers(spec)) {
+        relay = await writeRelayChannels(kubeFor(cmd), spec, undefined, relaySecretRef(opts));
+      }
+      if (json(cmd)) printJson({ ...r, alertmanager: am ?? null, relay: relay ?? null });
+      else {
+        process.stdout.write(r.removed ? `removed ${r.file}\n` : `no rule file at ${r.file}\n`);
+        if (am)
+          process.stdout.write(
+            am.removed
+              ? `removed the Alertmanager subtree of ${spec.namespace}/${spec.name} from ${am.configPath}\n`
+              : `no Alertmanager subtree of ${spec.namespace}/${spec.name} in ${am.configPath}\n`,
+          );
+        if (relay && relay.action === 'removed')
+          process.stdout.write(`removed key ${relay.key} from ${relay.secret}\n`);
+      }
     });
 
   alerts
@@ -150,10 +310,149 @@ Examples:
         );
       }
     });
+
+  alerts
+    .command('silence')
+    .description('silence one alert of the service in Alertmanager (API v2)')
+    .argument('<alert>', 'alert name, e.g. CPUHigh or GantryCPUHigh')
+    .requiredOption('--for <duration>', 'how long, e.g. 30m, 1h, 8h')
+    .option('--comment <text>', 'why (shown with the silence)')
+    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('--alertmanager <url>', 'Alertmanager base URL (default: $ALERTMANAGER_URL)')
+    .addHelpText(
+      'after',
+      `
+The silence matches alertname, namespace and service. Expire it with
+gantry alerts unsilence ID.
+
+Example:
+  gantry alerts silence CPUHigh --for 1h --comment "load test" -f deploy/user-service/gantry.yaml
+`,
+    )
+    .action(
+      async (
+        alert: string,
+        opts: { for: string; comment?: string; file: string; alertmanager?: string },
+        cmd: Command,
+      ) => {
+        const spec = loadSpecFile(opts.file);
+        let seconds: number;
+        try {
+          seconds = parseDuration(opts.for);
+        } catch {
+          throw new UsageError(`--for must be a duration such as 30m or 1h, not "${opts.for}"`);
+        }
+        if (!(seconds > 0)) throw new UsageError('--for must be longer than 0');
+        const s = await asAlertsError(() =>
+          createSilence(alertmanagerUrl(opts.alertmanager), spec, {
+            alert,
+            durationSeconds: seconds,
+            ...(opts.comment ? { comment: opts.comment } : {}),
+          }),
+        );
+        if (json(cmd)) printJson(s);
+        else
+          process.stdout.write(
+            `silence ${s.id}: ${formatMatchers(s.matchers)} until ${s.endsAt}\n`,
+          );
+      },
+    );
+
+  alerts
+    .command('silences')
+    .description("the service's active and pending silences in Alertmanager (API v2)")
+    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('--all', "every silence, not only the service's")
+    .option('--expired', 'expired silences too')
+    .option('--alertmanager <url>', 'Alertmanager base URL (default: $ALERTMANAGER_URL)')
+    .action(
+      async (
+        opts: { file: string; all?: boolean; expired?: boolean; alertmanager?: string },
+        cmd: Command,
+      ) => {
+        const spec = opts.all ? undefined : loadSpecFile(opts.file);
+        const list = await asAlertsError(() =>
+          listSilences(alertmanagerUrl(opts.alertmanager), spec, { expired: !!opts.expired }),
+        );
+        if (json(cmd)) {
+          printJson({ silences: list });
+          return;
+        }
+        if (!list.length) {
+          process.stdout.write(`no silences${spec ? ` for ${spec.namespace}/${spec.name}` : ''}\n`);
+          return;
+        }
+        for (const s of list) {
+          process.stdout.write(
+            `${s.id} ${s.status.state.padEnd(7)} until ${s.endsAt} ${formatMatchers(s.matchers)}` +
+              ` by ${s.createdBy}${s.comment ? `: ${s.comment}` : ''}\n`,
+          );
+        }
+      },
+    );
+
+  alerts
+    .command('unsilence')
+    .description('expire a silence now (API v2)')
+    .argument('<id>', 'silence ID, as gantry alerts silences shows it')
+    .option('--alertmanager <url>', 'Alertmanager base URL (default: $ALERTMANAGER_URL)')
+    .action(async (id: string, opts: { alertmanager?: string }, cmd: Command) => {
+      await asAlertsError(() => expireSilence(alertmanagerUrl(opts.alertmanager), id));
+      if (json(cmd)) printJson({ id, expired: true });
+      else process.stdout.write(`expired silence ${id}\n`);
+    });
 }
 
 function json(cmd: Command): boolean {
   return parseFormat(cmd.optsWithGlobals<{ output?: string }>().output) === 'json';
+}
+
+function kubeFor(cmd: Command): Kube {
+  const g = cmd.optsWithGlobals<{ kubeconfig?: string; context?: string }>();
+  return Kube.load({
+    ...(g.kubeconfig ? { kubeconfig: g.kubeconfig } : {}),
+    ...(g.context ? { context: g.context } : {}),
+  });
+}
+
+function amConfigPath(): string | undefined {
+  return process.env.GANTRY_ALERTMANAGER_CONFIG || undefined;
+}
+
+function relaySecretRef(opts: TargetOpts): RelaySecretRef {
+  const v = opts.relaySecret ?? process.env.GANTRY_ALERT_RELAY_SECRET;
+  if (!v) return RELAY_SECRET;
+  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(v);
+  if (!m) throw new UsageError(`--relay-secret must be NAMESPACE/NAME, not "${v}"`);
+  return { namespace: m[1]!, name: m[2]! };
+}
+
+/** The Alertmanager part of gantry alerts apply; undefined when the spec routes nothing. */
+async function applyRouting(
+  spec: ServiceSpec,
+  opts: TargetOpts,
+  cmd: Command,
+  onProgress?: (m: string) => void,
+): Promise<RoutingResult | undefined> {
+  const config = opts.alertmanagerConfig ?? amConfigPath();
+  if (!routesSomething(spec, config)) return undefined;
+  if (!config) {
+    throw new UsageError(
+      'the spec has monitoring.receivers or routes: give the Alertmanager configuration file ' +
+        'with --alertmanager-config or $GANTRY_ALERTMANAGER_CONFIG',
+    );
+  }
+  return asAlertsError(() =>
+    applyServiceRouting(spec, {
+      configPath: config,
+      alertmanagerUrl: alertmanagerUrl(opts.alertmanager),
+      prometheusUrl: prometheusUrl(spec.release.analysis, opts.prometheus),
+      specDir: dirname(opts.file),
+      kube: () => kubeFor(cmd),
+      relaySecret: relaySecretRef(opts),
+      ...(onProgress ? { onProgress } : {}),
+    }),
+  );
 }
 
 function target(spec: ServiceSpec, opts: TargetOpts, cmd: Command): RulesTarget {
