@@ -152,6 +152,7 @@ function gantryRelease(
         maxSeconds: Math.max(s.minStepDuration, s.maxStepDuration),
         holdWithoutTraffic: true,
         onInconclusive: s.onInconclusive,
+        intervalSeconds: EVERY,
       },
       release,
     );

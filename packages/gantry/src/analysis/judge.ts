@@ -101,7 +101,22 @@ export interface StepProgress {
    * than stable: 'abort' (default) or 'hold' (stay open for a person to promote or abort).
    */
   onInconclusive?: 'abort' | 'hold';
+  /**
+   * Seconds between judgements (default 5): a checkpoint (CHECKPOINTS) is looked at once,
+   * at the first judgement at or after it.
+   */
+  intervalSeconds?: number;
 }
+
+/**
+ * Looks before the limit, as fractions of maxSeconds: at each, an undecided step whose
+ * canary is measurably worse than stable at EARLY_LEVEL is aborted. Where traffic is thin
+ * the sequential tests may stay open for the whole step; these looks stop a canary with
+ * a few errors against a clean stable at a quarter or half of the step instead of at its
+ * end, and each costs a good canary at most EARLY_LEVEL.
+ */
+export const CHECKPOINTS: readonly number[] = [0.25, 0.5, 0.75];
+export const EARLY_LEVEL = 0.01;
 
 /** The number of sequential tests α is split across (per scope: errors and slow requests). */
 export const SEQUENTIAL_TESTS = 2;
@@ -234,6 +249,31 @@ function _judge(
       checks,
       summary: `pass ${limit}, inconclusive: no sign the canary is worse than stable${unverified}; ${_brief(sequential)}; ${conf}`,
     };
+  }
+
+  const interval = step.intervalSeconds ?? 5;
+  const look = CHECKPOINTS.find((f) => {
+    const at = f * step.maxSeconds;
+    return (
+      at >= step.minSeconds && step.elapsedSeconds >= at && step.elapsedSeconds - interval < at
+    );
+  });
+  if (look !== undefined && !decided && (step.onInconclusive ?? 'abort') === 'abort') {
+    const worse = [
+      ...worseThanStable(m, spec, 'step', EARLY_LEVEL),
+      ...(wide ? worseThanStable(wide, spec, 'release', EARLY_LEVEL) : []),
+    ];
+    if (worse.length) {
+      checks.push(...worse);
+      const p = Math.min(...worse.map((c) => c.p ?? 1));
+      return {
+        verdict: 'abort',
+        inconclusive: true,
+        confidence: 1 - p,
+        checks,
+        summary: `abort at ${_num(look * 100, 0)}% of the step's ${_num(step.maxSeconds, 0)}s limit: undecided, and the canary is measurably worse than stable: ${worse.map(_reason).join('; ')}`,
+      };
+    }
   }
 
   if (!(canaryRequests > 0)) {
@@ -431,6 +471,7 @@ export function worseThanStable(
   m: Measurement,
   spec: AnalysisSpec,
   scope: 'step' | 'release',
+  level = WORSE_LEVEL,
 ): Check[] {
   const out: Check[] = [];
   const test = (
@@ -445,7 +486,7 @@ export function worseThanStable(
     const bound = wilsonUpper(sk, sn);
     const ref = bound ?? fallback;
     const p = binomialUpperTail(k, n, ref);
-    if (p >= WORSE_LEVEL || k / n <= ref) return;
+    if (p >= level || k / n <= ref) return;
     out.push({
       name: `${name} vs stable${scope === 'release' ? ' (release)' : ''}`,
       kind: 'limit',
@@ -457,8 +498,8 @@ export function worseThanStable(
         bound === undefined
           ? `no stable traffic: against ${_pct(ref)}`
           : `${_pct(_rate(sk, sn))} (${_num(sk, 0)}/${_num(sn, 0)}, ≤ ${_pct(ref)} at 95%)`,
-      statistic: `P(≥ ${_num(k, 0)} of ${_num(n, 0)} at ${_pct(ref)}) = ${p.toPrecision(2)} < ${WORSE_LEVEL}`,
-      threshold: `undecided at the limit: the canary must not be worse than stable (exact binomial, ${_pct(WORSE_LEVEL)} level)`,
+      statistic: `P(≥ ${_num(k, 0)} of ${_num(n, 0)} at ${_pct(ref)}) = ${p.toPrecision(2)} < ${level}`,
+      threshold: `undecided: the canary must not be worse than stable (exact binomial, ${_pct(level)} level)`,
     });
   };
   test(

@@ -495,6 +495,9 @@ async function drive(
             // too little stays open (promote or abort it by hand) rather than pass unjudged.
             holdWithoutTraffic: step.weight > 0,
             onInconclusive: spec.release.analysis.onInconclusive,
+            // A judgement takes a little beyond the interval (the queries): looks at a
+            // checkpoint within that long after it.
+            intervalSeconds: spec.release.analysis.interval + 2,
           },
           release,
         );

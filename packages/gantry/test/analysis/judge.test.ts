@@ -30,6 +30,7 @@ function runJudge(ticks: readonly Tick[], spec: AnalysisSpec): Run {
       elapsedSeconds: s,
       minSeconds: spec.minStepDuration,
       maxSeconds: spec.maxStepDuration,
+      intervalSeconds: 1,
     });
     if (d.verdict !== 'continue') break;
   }
@@ -307,6 +308,7 @@ function runRelease(
           minSeconds: spec.minStepDuration,
           maxSeconds: spec.maxStepDuration,
           holdWithoutTraffic: true,
+          intervalSeconds: 1,
         },
         opts.releaseWide === false ? undefined : release,
       );
