@@ -332,14 +332,30 @@ function pathAt(doc: Document, offset: number | undefined): (string | number)[] 
   return path;
 }
 
+/** Credential fields of monitoring.receivers (SMTP password, robot URLs, keys, access keys). */
+const RECEIVER_CREDENTIALS = new Set([
+  'authPassword',
+  'url',
+  'key',
+  'secret',
+  'accessKeyId',
+  'accessKeySecret',
+]);
+
 /**
  * Where a { fromEnv | fromFile } source belongs, so what is written there may be a secret
- * value: under secrets, and a release webhook's url (a robot token) or signing secret.
+ * value: under secrets, a release webhook's url (a robot token) or signing secret, and the
+ * credentials of alert receivers.
  */
 function isSecretSource(path: readonly PropertyKey[]): boolean {
   return (
     path[0] === 'secrets' ||
-    (path[0] === 'release' && path[1] === 'notify' && (path[3] === 'url' || path[3] === 'secret'))
+    (path[0] === 'release' &&
+      path[1] === 'notify' &&
+      (path[3] === 'url' || path[3] === 'secret')) ||
+    (path[0] === 'monitoring' &&
+      path[1] === 'receivers' &&
+      RECEIVER_CREDENTIALS.has(String(path[3])))
   );
 }
 
@@ -357,6 +373,13 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document): string {
   const node = nodeAt(doc, issue.path);
   // Never echo what was written where a secret source belongs: it may be a secret value.
   const got = () => describeNode(node, isSecretSource(issue.path));
+  if (
+    isSecretSource(issue.path) &&
+    isScalar(node) &&
+    (issue.code === 'invalid_type' || issue.code === 'invalid_union')
+  ) {
+    return `expected { fromEnv: VAR } or { fromFile: path } (secret values never live in the spec), got ${got()}`;
+  }
   switch (issue.code) {
     case 'invalid_type': {
       const want = expectedName(issue.expected, schemaAt(issue.path));

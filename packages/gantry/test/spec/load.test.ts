@@ -67,7 +67,10 @@ test('missing required fields are named', () => {
 
 test('secret values in the spec are refused and never echoed', () => {
   const out = problems(base + 'secrets:\n  DB: "postgres://user:hunter2@db/x"\n').join('\n');
-  assert.match(out, /secrets\.DB: expected a mapping, got a string \(value not shown\)/);
+  assert.match(
+    out,
+    /secrets\.DB: expected \{ fromEnv: VAR \} or \{ fromFile: path \} \(secret values never live in the spec\), got a string \(value not shown\)/,
+  );
   assert.doesNotMatch(out, /hunter2/);
   const inline = problems(base + 'secrets:\n  DB:\n    value: hunter2\n').join('\n');
   assert.match(inline, /secrets\.DB\.value: secret values must not be written in the spec/);
@@ -104,7 +107,7 @@ test('release webhooks: URL and DingTalk secret from env or file, never echoed, 
   ).join('\n');
   assert.match(
     plain,
-    /release\.notify\[0\]\.secret: expected a mapping, got a string \(value not shown\)/,
+    /release\.notify\[0\]\.secret: expected \{ fromEnv: VAR \} or \{ fromFile: path \}.*, got a string \(value not shown\)/,
   );
   assert.doesNotMatch(plain, /SECabc123/);
   const inline = problems(notify('{ url: { value: "https://x/?k=t0k3n" }, format: json }')).join(
@@ -184,4 +187,36 @@ test('a stored spec keeps inline webhook URLs as digests, resolved again from th
   // Another spec's URL is not taken for it.
   const other = parseSpec(`${base}release:\n  notify:\n    - { url: "https://other.example/" }\n`);
   assert.equal(resolveNotifyTargets(stored, '.', env, other).targets.length, 1);
+});
+
+test('alert receiver credentials written inline are refused and never echoed', () => {
+  const text = `apiVersion: gantry.dev/v1alpha1
+name: shop
+image: example/shop:1
+monitoring:
+  receivers:
+    mail: { kind: email, to: [a@b.c], from: x@b.c, smarthost: 'smtp.b.c:587', authPassword: hunter2-pw }
+    ding: { kind: dingtalk, url: 'https://oapi.dingtalk.com/robot/send?access_token=tok3n-value' }
+    sms:
+      kind: sms
+      provider: aliyun
+      accessKeyId: LTAI-key-id
+      accessKeySecret: { fromEnv: K }
+      signName: S
+      templateCode: SMS_1
+      phoneNumbers: ['1']
+`;
+  assert.throws(
+    () => parseSpec(text, 'm.yaml'),
+    (err: unknown) => {
+      assert.ok(err instanceof SpecError);
+      const msg = err.message;
+      for (const v of ['hunter2-pw', 'tok3n-value', 'LTAI-key-id'])
+        assert.ok(!msg.includes(v), msg);
+      assert.match(msg, /monitoring\.receivers\.mail\.authPassword: expected \{ fromEnv: VAR \}/);
+      assert.match(msg, /monitoring\.receivers\.ding\.url: expected \{ fromEnv: VAR \}/);
+      assert.match(msg, /monitoring\.receivers\.sms\.accessKeyId: expected \{ fromEnv: VAR \}/);
+      return true;
+    },
+  );
 });
