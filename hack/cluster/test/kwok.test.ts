@@ -120,10 +120,19 @@ test(
         `pod IP ${p.status.podIP} outside 10.244.128.0/17`,
       );
     }
-    const deploy = JSON.parse(
-      kubectl(env, ['-n', ns, 'get', 'deployment', 'fleet', '-o', 'json']),
-    ) as { status: { readyReplicas?: number; availableReplicas?: number } };
-    assert.equal(deploy.status.readyReplicas, REPLICAS);
+    // The Deployment's status follows its pods after the controller's next sync (it lagged
+    // the pods by a moment once in CI): wait for it rather than read it once.
+    await eventually(
+      `the Deployment to count ${REPLICAS} ready replicas`,
+      60_000,
+      () => {
+        const deploy = JSON.parse(
+          kubectl(env, ['-n', ns, 'get', 'deployment', 'fleet', '-o', 'json']),
+        ) as { status: { readyReplicas?: number } };
+        return deploy.status.readyReplicas === REPLICAS ? true : undefined;
+      },
+      500,
+    );
 
     // The real node is unaffected: still Ready, no kwok label or taint, none of these pods.
     const real = JSON.parse(
