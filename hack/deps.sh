@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(postgresql containerd runc containernetworking-plugins prometheus
   prometheus-alertmanager docker-registry iptables conntrack socat openssl curl iproute2 wrk
-  apache2-utils bc)
+  apache2-utils bc mtail)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,7 @@ ETCD_CLIENT=http://127.0.0.1:2379
 REGISTRY=127.0.0.1:5000
 PROMETHEUS_ADDR=127.0.0.1:9090
 ALERTMANAGER_ADDR=127.0.0.1:9093
+LOG_AGENT_ADDR=127.0.0.1:3903
 CONTAINERD_SOCK=$RUNDIR/containerd/containerd.sock
 PAUSE_IMAGE=$REGISTRY/gantry/pause:$PAUSE_TAG
 NODE_BASE_IMAGE=$REGISTRY/gantry/node-base:$(node --version 2>/dev/null | tr -d v || echo unknown)

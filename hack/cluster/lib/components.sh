@@ -7,7 +7,7 @@ ensure_packages() {
     [containerd]=containerd [runc]=runc [/usr/lib/cni/bridge]=containernetworking-plugins
     [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager
     [docker-registry]=docker-registry [iptables]=iptables [conntrack]=conntrack [openssl]=openssl
-    [curl]=curl [ip]=iproute2 [socat]=socat
+    [curl]=curl [ip]=iproute2 [socat]=socat [mtail]=mtail
   )
   for p in "${!pkg_of[@]}"; do
     if [[ $p == /* ]]; then [[ -e $p ]] || need+=("${pkg_of[$p]}"); else command -v "$p" >/dev/null || need+=("${pkg_of[$p]}"); fi
@@ -346,6 +346,10 @@ scrape_configs:
   # Traefik, the Gateway API implementation (lib/gateway.sh): per-route traffic.
   - job_name: traefik
     static_configs: [{ targets: ["127.0.0.1:9000"] }]
+  # The log agent (start_log_agent): log lines of every container by namespace, pod,
+  # container and level, labelled as the pods' own series are.
+  - job_name: log-agent
+    static_configs: [{ targets: ["$LOG_AGENT_ADDR"] }]
   # Every pod that asks to be scraped with the usual annotations:
   #   prometheus.io/scrape: "true", prometheus.io/port, prometheus.io/path
   # Pods every 2 s: gantry's canary judge reads these, so a fresher sample is a faster verdict.
@@ -413,4 +417,30 @@ CFG
   # A running Prometheus or Alertmanager keeps its old configuration until told to reload.
   curl -fs -X POST -o /dev/null "http://$ALERTMANAGER_ADDR/-/reload" || warn "alertmanager did not reload its configuration"
   curl -fs -X POST -o /dev/null "http://$PROMETHEUS_ADDR/-/reload" || warn "prometheus did not reload its configuration"
+}
+
+# ---- log agent -------------------------------------------------------------------
+# mtail (Debian) reads the kubelet's pod logs, /var/log/pods/<namespace>_<pod>_<uid>/<container>/
+# <n>.log (the kubelet's default --pod-logs-dir, which start_kubelet keeps), and exports
+# gantry_log_lines_total{namespace,pod,container,level} on $LOG_AGENT_ADDR for Prometheus
+# (the log-agent job) and gantry's GantryErrorLogsHigh rule. The program is
+# hack/cluster/mtail/pod-logs.mtail; deploy/log-agent has the same for any cluster.
+start_log_agent() {
+  local progs=$STATE/mtail/progs before
+  mkdir -p "$progs"
+  before=$(cat "$progs/pod-logs.mtail" 2>/dev/null || true)
+  write_if_changed "$progs/pod-logs.mtail" <"$CLUSTER_DIR/mtail/pod-logs.mtail"
+  # mtail reads its programs at start only: a changed program means a restart (its counters
+  # start again from 0, which Prometheus' rate() takes as a counter reset).
+  if [[ $before != "$(cat "$progs/pod-logs.mtail")" ]] && daemon_alive mtail; then
+    info "mtail program changed: restarting mtail"
+    stop_daemon mtail
+  fi
+  # --port 0: a compile-only run still opens a listener, and the agent may hold 3903.
+  "$(command -v mtail)" --compile_only --progs "$progs" --address 127.0.0.1 --port 0 >/dev/null 2>&1 ||
+    die "hack/cluster/mtail/pod-logs.mtail does not compile: mtail --compile_only --progs $progs"
+  start_daemon mtail "$(command -v mtail)" --progs "$progs" --logs '/var/log/pods/*/*/*.log' \
+    --address "${LOG_AGENT_ADDR%:*}" --port "${LOG_AGENT_ADDR##*:}" --emit_prog_label=false \
+    --logtostderr
+  wait_for "mtail on $LOG_AGENT_ADDR" 30 http_ok "http://$LOG_AGENT_ADDR/metrics"
 }

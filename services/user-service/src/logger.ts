@@ -1,7 +1,9 @@
 // The process logger: JSON lines on stdout (pino), with credentials redacted wherever they
-// might appear (request headers, config dumps, connection strings).
+// might appear (request headers, config dumps, connection strings). Every line is counted in
+// log_lines_total{level} (ops/metrics.ts).
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { countLogLines } from './ops/metrics.js';
 
 // Explicit paths only: wildcard paths make every log call slower.
 export const REDACT_PATHS = [
@@ -35,6 +37,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: isoTimeCached,
     formatters: { level: (label) => ({ level: label }) },
+    hooks: { logMethod: countLogLines() },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

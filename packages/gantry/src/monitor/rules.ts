@@ -1,7 +1,7 @@
 // The service's Prometheus alerting rules, rendered from the spec's `monitoring`
 // section: error rate, P99 latency, CPU and memory against the spec's own resource
-// figures, the service being down, and multiwindow burn-rate alerts on an SLO's
-// error budget. The request metrics are the ones the canary judge reads
+// figures, the service being down, error log lines (counted by the node's log agent), and
+// multiwindow burn-rate alerts on an SLO's error budget. The request metrics are the ones the canary judge reads
 // (release.analysis.requests / latency), so one place names them.
 import { stringifyYaml } from '../render/yaml.js';
 import { analysisFor, exclusionMatcher } from '../analysis/user-traffic.js';
@@ -23,6 +23,14 @@ export interface RecordingRule {
 }
 
 export type Rule = AlertingRule | RecordingRule;
+
+/**
+ * Log lines of every container, by namespace, pod, container and level, as the node's log
+ * agent exports them (mtail: hack/cluster/mtail/pod-logs.mtail, deploy/log-agent).
+ */
+export const LOG_LINES_METRIC = 'gantry_log_lines_total';
+/** The levels of LOG_LINES_METRIC that GantryErrorLogsHigh counts. */
+export const ERROR_LOG_LEVELS = ['error', 'fatal'] as const;
 
 export interface RuleGroup {
   name: string;
@@ -172,6 +180,27 @@ export function renderAlertRules(spec: ServiceSpec): RenderedRules {
           description: `No pod of ${who} has been scraped successfully for ${promDuration(a.down.for)}.`,
         },
       });
+  }
+  if (a.errorLogs) {
+    // The agent names the pod, not the Deployment: the same pod-name match as the cAdvisor
+    // alerts (there is no kube-state-metrics to join kube_pod_labels with), over every
+    // container of the pod, sidecars included. Per minute, whatever the window.
+    const w = promDuration(a.errorLogs.window);
+    const levels = ERROR_LOG_LEVELS.join('|');
+    rules.push({
+      alert: 'GantryErrorLogsHigh',
+      expr:
+        `sum(rate(${LOG_LINES_METRIC}{namespace=${str(spec.namespace)},pod=~${str(podName)},level=~${str(levels)}}[${w}])) * 60\n` +
+        `  > ${num(a.errorLogs.above)}`,
+      for: promDuration(a.errorLogs.for),
+      labels: labels('warning'),
+      annotations: {
+        summary: `${who}: {{ $value | humanize }} error log lines per minute`,
+        description:
+          `The pods of ${who} wrote more than ${num(a.errorLogs.above)} log lines at level ` +
+          `${ERROR_LOG_LEVELS.join(' or ')} per minute over ${w} (the node's log agent, ${LOG_LINES_METRIC}).`,
+      },
+    });
   }
 
   if (m.slo) {

@@ -63,6 +63,7 @@ monitoring:
     cpu: { above: 0.001, window: 1m, for: 0s }
     memory: { above: 0.01, for: 0s }
     down: { for: 5m }
+    errorLogs: false
 `,
   );
   return path;

@@ -37,7 +37,7 @@ test('quantities and durations', () => {
   ]);
 });
 
-test('defaults: five alerts on the service, labelled for routing', () => {
+test('defaults: six alerts on the service, labelled for routing', () => {
   const { file, notes } = renderAlertRules(
     parseSpec(base('monitoring: { labels: { team: shop } }')),
   );
@@ -53,6 +53,7 @@ test('defaults: five alerts on the service, labelled for routing', () => {
       'GantryCPUHigh 5m warning',
       'GantryMemoryHigh 5m warning',
       'GantryServiceDown 1m page',
+      'GantryErrorLogsHigh 1m warning',
     ],
   );
   for (const r of rules) {
@@ -64,11 +65,20 @@ test('defaults: five alerts on the service, labelled for routing', () => {
   assert.match(rules[2]!.expr, /\/ 0\.1 > 0\.8$/);
   assert.match(rules[2]!.annotations.description ?? '', /CPU request \(100m\)/);
   assert.match(rules[3]!.expr, /\/ 268435456 > 0\.85$/);
+  // Error and fatal lines per minute of the service's pods, from the node's log agent.
+  assert.equal(
+    rules[5]!.expr,
+    'sum(rate(gantry_log_lines_total{namespace="shop",pod=~"users(-canary)?-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}",level=~"error|fatal"}[1m])) * 60\n  > 100',
+  );
 });
 
 test('alerts set to false are left out; request alerts need the pods scraped', () => {
   const off = renderAlertRules(
-    parseSpec(base('monitoring: { alerts: { cpu: false, memory: false, latencyP99: false } }')),
+    parseSpec(
+      base(
+        'monitoring: { alerts: { cpu: false, memory: false, latencyP99: false, errorLogs: false } }',
+      ),
+    ),
   );
   assert.deepEqual(
     alerts(off.file.groups[0]!.rules).map((r) => r.alert),
@@ -84,7 +94,8 @@ test('alerts set to false are left out; request alerts need the pods scraped', (
   );
   assert.deepEqual(
     alerts(unscraped.file.groups[0]!.rules).map((r) => r.alert),
-    ['GantryCPUHigh', 'GantryMemoryHigh'],
+    // Log lines are counted by the node's agent, whether or not the pods are scraped.
+    ['GantryCPUHigh', 'GantryMemoryHigh', 'GantryErrorLogsHigh'],
   );
   assert.equal(unscraped.notes.length, 4, unscraped.notes.join('\n'));
   assert.match(
@@ -137,6 +148,7 @@ monitoring:
     cpu: { above: 0.8, window: 1m, for: 1m }
     memory: { above: 0.85, for: 1m }
     down: { for: 2m }
+    errorLogs: { above: 100, window: 2m, for: 1m }
   slo: { availability: 0.9, windowDays: 1 }
 `),
   );
@@ -151,8 +163,9 @@ monitoring:
     const pod = (p: string) => `namespace="shop",pod="${p}",container="users"`;
     const labels = (alertname: string, extra: Record<string, string> = {}) => ({
       alertname,
-      severity:
-        alertname === 'GantryCPUHigh' || alertname === 'GantryMemoryHigh' ? 'warning' : 'page',
+      severity: ['GantryCPUHigh', 'GantryMemoryHigh', 'GantryErrorLogsHigh'].includes(alertname)
+        ? 'warning'
+        : 'page',
       namespace: 'shop',
       service: 'users',
       ...extra,
@@ -222,6 +235,21 @@ monitoring:
               series: `container_memory_working_set_bytes{${pod('users-6c8f9d7b54-x2v9q')}}`,
               values: `${100 * 2 ** 20}x80`,
             },
+            // Log lines (the node's agent): 60 error and 20 fatal lines a minute from the
+            // users pod and 5 from its canary, 85 in all, then 90 error lines from minute 10
+            // on, 115 in all; warnings, a StatefulSet's pod and a pod of the same name in
+            // another namespace never count (with them, 85 would be above 100).
+            ...[
+              ['shop', 'users-6c8f9d7b54-x2v9q', 'error', '0+60x10 600+90x70'],
+              ['shop', 'users-6c8f9d7b54-x2v9q', 'fatal', '0+20x80'],
+              ['shop', 'users-canary-5f7c6b8d9-k4m2z', 'error', '0+5x80'],
+              ['shop', 'users-6c8f9d7b54-x2v9q', 'warn', '0+1000x80'],
+              ['shop', 'users-db-0', 'error', '0+1000x80'],
+              ['other', 'users-6c8f9d7b54-x2v9q', 'error', '0+1000x80'],
+            ].map(([namespace, p, level, values]) => ({
+              series: `gantry_log_lines_total{namespace="${namespace}",pod="${p}",container="users",level="${level}"}`,
+              values: values!,
+            })),
             // Scrapes: up for 70 minutes, then down.
             { series: `up{${svc},pod="users-6c8f9d7b54-x2v9q"}`, values: '1x70 0x10' },
           ],
@@ -250,6 +278,12 @@ monitoring:
               exp_alerts: [
                 { exp_labels: labels('GantryMemoryHigh', { pod: 'users-canary-5f7c6b8d9-k4m2z' }) },
               ],
+            },
+            { eval_time: '8m', alertname: 'GantryErrorLogsHigh', exp_alerts: [] },
+            {
+              eval_time: '14m',
+              alertname: 'GantryErrorLogsHigh',
+              exp_alerts: [{ exp_labels: labels('GantryErrorLogsHigh') }],
             },
             { eval_time: '60m', alertname: 'GantryServiceDown', exp_alerts: [] },
             {

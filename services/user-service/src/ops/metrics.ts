@@ -1,10 +1,12 @@
 // RED metrics with prom-client: http_request_duration_seconds (histogram) and
 // http_requests_total (counter), labelled method, route (the route template, never the raw URL,
-// so cardinality stays bounded) and status_code; plus the default process and event-loop metrics.
+// so cardinality stays bounded) and status_code; log_lines_total{level}, the lines the process's
+// logger wrote (countLogLines, a pino hook); plus the default process and event-loop metrics.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ALWAYS_POSSIBLE, problemResponses } from '../http/problem.js';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogFn, Logger } from 'pino';
 
 /** Route label for requests that matched no route (404s, 405s). */
 export const UNMATCHED_ROUTE = '__unmatched__';
@@ -21,9 +23,49 @@ export interface MetricsOptions {
 
 type Labels = 'method' | 'route' | 'status_code';
 
+/** pino's levels, each with a series from the start, so the first error is a rise from 0. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/**
+ * Log lines the process wrote, by level. One counter for the process (its loggers write to one
+ * stdout), exposed by every registry registerMetrics makes. The node's log agent counts the same
+ * lines from the outside (gantry_log_lines_total); this one also works where no agent runs.
+ */
+export const logLines = new Counter<'level'>({
+  name: 'log_lines_total',
+  help: 'Log lines written, by level',
+  labelNames: ['level'],
+  registers: [],
+});
+for (const level of LOG_LEVELS) logLines.labels(level).inc(0);
+
+/**
+ * A pino `hooks.logMethod` that counts each line in `counter` by its level name. pino calls it
+ * only for enabled levels, so it counts the lines written; child loggers (Fastify's request
+ * loggers) inherit it.
+ */
+export function countLogLines(counter: Counter<'level'> = logLines) {
+  const byLevel = new Map<number, { inc(): void }>();
+  return function logMethod(
+    this: Logger,
+    args: Parameters<LogFn>,
+    method: LogFn,
+    level: number,
+  ): void {
+    let child = byLevel.get(level);
+    if (child === undefined) {
+      child = counter.labels(this.levels.labels[level] ?? String(level));
+      byLevel.set(level, child);
+    }
+    child.inc();
+    method.apply(this, args);
+  };
+}
+
 export function registerMetrics(app: FastifyInstance, opts: MetricsOptions = {}): Registry {
   const registry = opts.registry ?? new Registry();
   if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: registry });
+  if (registry.getSingleMetric('log_lines_total') === undefined) registry.registerMetric(logLines);
   const duration = new Histogram<Labels>({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration in seconds, by method, route template and status code',
