@@ -43,7 +43,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
     .exitOverride();
   registerSpecCommands(program);
   registerChartCommands(program);
-  registerAlertCommands(program);
+  const alertExits = registerAlertCommands(program);
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
   const progressiveExits = registerProgressiveCommands(program);
@@ -51,7 +51,13 @@ export function buildProgram(exitCodes: number[] = []): Command {
   const chaosExits = registerChaosCommands(program);
   registerCodegenCommands(program);
   program.hook('postAction', () => {
-    exitCodes.push(...releaseExits, ...progressiveExits, ...shipExits, ...chaosExits);
+    exitCodes.push(
+      ...alertExits,
+      ...releaseExits,
+      ...progressiveExits,
+      ...shipExits,
+      ...chaosExits,
+    );
   });
   for (const c of program.commands) c.exitOverride().showSuggestionAfterError(true);
   return program;

@@ -21,7 +21,11 @@ export {
   DEFAULT_RELAY_URL,
   RELAY_KINDS,
   WECOM_ROBOT_URL,
+  TEST_ALERT,
+  TEST_ID_LABEL,
+  TEST_RECEIVER_LABEL,
   describeReceiver,
+  isTestRoute,
   matcher,
   receiverKey,
   relayBaseUrl,
@@ -30,6 +34,7 @@ export {
   resolveReceiverSecrets,
   routeMatchers,
   scrubSecrets,
+  testRoute,
 } from './receivers.js';
 export type {
   AlertmanagerFragment,
@@ -70,3 +75,21 @@ export {
 export type { Silence, SilenceMatcher, SilenceRequest } from './silences.js';
 export { applyServiceRouting, hasRelayReceivers, routesSomething } from './routing.js';
 export type { RoutingResult, RoutingTarget } from './routing.js';
+export {
+  AlertTestError,
+  alertmanagerMetrics,
+  deliveryStatus,
+  integrationOf,
+  parseMetrics,
+  relayMetrics,
+  testReceivers,
+} from './alert-test.js';
+export type {
+  AlertTestOptions,
+  AlertTestReport,
+  DeliveryStatus,
+  MetricSample,
+  ReceiverDelivery,
+  ReceiverTestResult,
+  TestOutcome,
+} from './alert-test.js';

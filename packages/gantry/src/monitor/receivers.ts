@@ -4,6 +4,10 @@
 // inhibit rules) and into the alert relay's channels (DingTalk, WeCom, SMS and
 // voice, which Alertmanager 0.25 cannot reach by itself).
 //
+// Each subtree starts with one route per receiver for `gantry alerts test` (testRoute):
+// alertname="GantryTest" and gantry_test_receiver="<name>" go to that receiver only,
+// ahead of the spec's routes, so a synthetic alert can target any single receiver.
+//
 // Credentials come from { fromEnv | fromFile } only. They are read once
 // (resolveReceiverSecrets); a receiver whose credentials cannot be read is left
 // out with a warning, so a spec with the seed's table still applies on a machine
@@ -291,12 +295,16 @@ export function renderAlertmanager(
     }
   }
 
+  // `gantry alerts test` routes: one per usable receiver, ahead of the spec's routes, so
+  // a synthetic alert (alertname GantryTest, gantry_test_receiver=<name>) reaches exactly
+  // that receiver. Grouped by test_id too: each test is its own group, sent after 1 s and
+  // resolved within 2 s; no spec alert carries these labels, so nothing else matches.
+  const routes: AmRoute[] = [...usable].map((name) => testRoute(spec, name));
   const repeat = m.repeatInterval;
   const defaultRepeat = repeat.default ?? 4 * 3600;
   const bySeverity = Object.entries(repeat)
     .filter(([sev, s]) => sev !== 'default' && s !== defaultRepeat)
     .sort(([a], [b]) => a.localeCompare(b));
-  const routes: AmRoute[] = [];
   m.routes.forEach((r, i) => {
     const targets = r.receivers.filter((n) => usable.has(n));
     const left = r.receivers.filter((n) => !usable.has(n));
@@ -332,7 +340,13 @@ export function renderAlertmanager(
     ? [
         {
           source_matchers: [matcher('alertname', '=', 'GantryServiceDown'), ...svc],
-          target_matchers: [matcher('alertname', '!=', 'GantryServiceDown'), ...svc],
+          // `gantry alerts test`'s alert is not inhibited: a test must reach people even
+          // (especially) while the service is down.
+          target_matchers: [
+            matcher('alertname', '!=', 'GantryServiceDown'),
+            matcher('alertname', '!=', TEST_ALERT),
+            ...svc,
+          ],
           equal: ['namespace', 'service'],
         },
       ]
@@ -357,6 +371,36 @@ export function renderAlertmanager(
     files,
     warnings,
   };
+}
+
+/** alertname of `gantry alerts test`'s synthetic alerts. */
+export const TEST_ALERT = 'GantryTest';
+/** The label naming the receiver a synthetic alert is for (its short name). */
+export const TEST_RECEIVER_LABEL = 'gantry_test_receiver';
+/** The label making each synthetic alert (and its group) unique. */
+export const TEST_ID_LABEL = 'test_id';
+
+/** The route taking `gantry alerts test`'s alert for `receiver` (short name) to it alone. */
+export function testRoute(
+  spec: Pick<ServiceSpec, 'namespace' | 'name'>,
+  receiver: string,
+): AmRoute {
+  return {
+    receiver: receiverKey(spec, receiver),
+    matchers: [matcher('alertname', '=', TEST_ALERT), matcher(TEST_RECEIVER_LABEL, '=', receiver)],
+    group_by: ['alertname', 'namespace', 'service', TEST_RECEIVER_LABEL, TEST_ID_LABEL],
+    group_wait: '1s',
+    group_interval: '2s',
+    repeat_interval: '24h',
+    continue: false,
+  };
+}
+
+/** Whether a route is one of testRoute's. */
+export function isTestRoute(r: AmRoute): boolean {
+  return (r.matchers ?? []).some(
+    (x) => x.replace(/\s+/g, '') === matcher('alertname', '=', TEST_ALERT),
+  );
 }
 
 function describeSource(src: Source): string {

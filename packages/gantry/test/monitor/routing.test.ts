@@ -13,6 +13,7 @@ import { parse } from 'yaml';
 import {
   alertmanagerConfigObject,
   composeAlertmanagerConfig,
+  isTestRoute,
   relayChannels,
   renderAlertmanager,
   resolveReceiverSecrets,
@@ -70,8 +71,25 @@ test('the seed table renders to one route subtree matched on namespace and servi
   assert.equal(f.route.receiver, undefined, 'unrouted alerts fall to the root receiver');
   assert.deepEqual(f.route.group_by, ['alertname', 'namespace', 'service']);
   assert.equal(f.route.continue, false);
-  const leaves = (f.route.routes ?? []).map((x) => [x.receiver, x.matchers, x.continue]);
   const k = (n: string) => `default.user-service.${n}`;
+  // First, one `gantry alerts test` route per receiver, then the spec's routes.
+  const all = f.route.routes ?? [];
+  const tests = all.filter(isTestRoute);
+  assert.deepEqual(
+    all.slice(0, tests.length),
+    tests,
+    'the test routes come before the spec routes',
+  );
+  assert.deepEqual(
+    tests.map((x) => [x.receiver, x.matchers, x.continue]),
+    Object.keys(spec.monitoring.receivers).map((n) => [
+      k(n),
+      ['alertname="GantryTest"', `gantry_test_receiver="${n}"`],
+      false,
+    ]),
+  );
+  const specRoutes = all.filter((x) => !isTestRoute(x));
+  const leaves = specRoutes.map((x) => [x.receiver, x.matchers, x.continue]);
   assert.deepEqual(leaves, [
     [k('ops-email'), ['alertname="GantryCPUHigh"'], true],
     [k('oncall-sms'), ['alertname="GantryCPUHigh"'], false],
@@ -81,7 +99,7 @@ test('the seed table renders to one route subtree matched on namespace and servi
     [k('alert-platform'), ['alertname="GantryErrorLogsHigh"'], false],
   ]);
   // Repeat intervals per severity, inside every leaf.
-  const sev = f.route.routes![0]!.routes!.map((x) => [x.matchers![0], x.repeat_interval]);
+  const sev = specRoutes[0]!.routes!.map((x) => [x.matchers![0], x.repeat_interval]);
   assert.deepEqual(sev, [
     ['severity="critical"', '1h'],
     ['severity="page"', '1h'],
@@ -110,6 +128,7 @@ test('the seed table renders to one route subtree matched on namespace and servi
       ],
       target_matchers: [
         'alertname!="GantryServiceDown"',
+        'alertname!="GantryTest"',
         'namespace="default"',
         'service="user-service"',
       ],
@@ -194,7 +213,7 @@ test('receivers whose credentials are absent are left out with a warning, never 
     ['default.user-service.ops-email'],
   );
   assert.deepEqual(
-    r.fragment!.route.routes!.map((x) => [x.receiver, x.continue]),
+    r.fragment!.route.routes!.filter((x) => !isTestRoute(x)).map((x) => [x.receiver, x.continue]),
     [['default.user-service.ops-email', false]],
     'the CPU route keeps its usable receiver, and is now the last one of its route',
   );
@@ -271,6 +290,26 @@ test('amtool config routes test on the composed file agrees with the spec', () =
       { encoding: 'utf8' },
     );
     assert.equal(res.stdout.trim(), 'default.orders.team-wecom');
+    // `gantry alerts test`'s alert for one receiver reaches that receiver alone.
+    for (const n of Object.keys(spec.monitoring.receivers)) {
+      const t = spawnSync(
+        'amtool',
+        [
+          'config',
+          'routes',
+          'test',
+          `--config.file=${file}`,
+          'alertname=GantryTest',
+          'namespace=default',
+          'service=user-service',
+          'severity=page',
+          `gantry_test_receiver=${n}`,
+          'test_id=x',
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(t.stdout.trim(), `default.user-service.${n}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,12 +9,15 @@ import { Kube } from '../../kube/client.js';
 import {
   AlertmanagerConfigError,
   AlertRulesError,
+  AlertTestError,
   RELAY_SECRET,
   SilenceError,
   alertmanagerConfigObject,
   applyAlertRules,
   applyServiceRouting,
+  DEFAULT_RELAY_URL,
   createSilence,
+  deliveryStatus,
   describeReceivers,
   expireSilence,
   formatMatchers,
@@ -27,13 +30,21 @@ import {
   renderAlertmanager,
   rulesYaml,
   serviceAlerts,
+  testReceivers,
   hasRelayReceivers,
   routesSomething,
   writeRelayChannels,
 } from '../../monitor/index.js';
-import type { RelaySecretRef, RoutingResult, RulesTarget } from '../../monitor/index.js';
+import type {
+  AlertTestReport,
+  DeliveryStatus,
+  RelaySecretRef,
+  RoutingResult,
+  RulesTarget,
+} from '../../monitor/index.js';
 import { loadSpecFile, parseDuration } from '../../spec/index.js';
 import type { ServiceSpec } from '../../spec/index.js';
+import { ExitCode } from '../exit-codes.js';
 import { parseFormat, printJson, UsageError } from '../output.js';
 
 interface TargetOpts {
@@ -57,6 +68,7 @@ async function asAlertsError<T>(f: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof AlertmanagerConfigError) throw new AlertRulesError(err.message, err.input);
     if (err instanceof SilenceError) throw new AlertRulesError(err.message);
+    if (err instanceof AlertTestError) throw new AlertRulesError(err.message, err.input);
     throw err;
   }
 }
@@ -83,11 +95,13 @@ Set an alert to false to leave it out. Request metrics are release.analysis.requ
 and release.analysis.latency; CPU and memory are cAdvisor's (the kubelet's).
 `;
 
-export function registerAlertCommands(program: Command): void {
+/** Registers the alerts commands; returns the exit codes they set (alerts test: 4). */
+export function registerAlertCommands(program: Command): number[] {
+  const exits: number[] = [];
   const alerts = program
     .command('alerts')
     .description(
-      "the service's alerting rules and routing: render, apply, remove, status, silences",
+      "the service's alerting rules and routing: render, apply, remove, status, test, silences",
     )
     .addHelpText('after', SPEC_HELP);
 
@@ -285,31 +299,134 @@ Examples:
 
   alerts
     .command('status')
-    .description("the service's pending and firing alerts, as Prometheus evaluates them now")
+    .description(
+      "the service's pending and firing alerts (Prometheus), its alerts in Alertmanager " +
+        "(silenced, inhibited) and what is known of each receiver's deliveries",
+    )
     .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
     .option('--prometheus <url>', 'Prometheus base URL')
+    .option('--alertmanager <url>', 'Alertmanager base URL (default: $ALERTMANAGER_URL)')
+    .option(
+      '--relay <url>',
+      "the alert relay's base URL, for its /metrics (default: $GANTRY_ALERT_RELAY_URL, monitoring.relay.url, http://127.0.0.1:30093)",
+    )
     .addHelpText(
       'after',
-      '\nExample:\n  gantry alerts status -f deploy/user-service/gantry.yaml -o json\n',
+      `
+Sources: pending and firing come from Prometheus (its alerts API); silenced and inhibited
+from Alertmanager's API v2. Alertmanager 0.25 counts notifications per integration
+(email, webhook), not per receiver, and keeps no record of a last attempt: the counts
+shown for a receiver are its integration's, over every receiver using it, and LAST is
+n/a. For DingTalk, WeCom, SMS and voice receivers the relay's counts are per channel
+kind. gantry alerts test checks one receiver end to end.
+
+Example:
+  gantry alerts status -f deploy/user-service/gantry.yaml -o json
+`,
     )
-    .action(async (opts: { file: string; prometheus?: string }, cmd: Command) => {
-      const spec = loadSpecFile(opts.file);
-      const url = prometheusUrl(spec.release.analysis, opts.prometheus);
-      const list = await serviceAlerts(spec, url);
-      if (json(cmd)) {
-        printJson({ service: spec.name, namespace: spec.namespace, alerts: list });
-        return;
-      }
-      if (!list.length) {
-        process.stdout.write(`${spec.namespace}/${spec.name}: no alert pending or firing\n`);
-        return;
-      }
-      for (const a of list) {
-        process.stdout.write(
-          `${a.state.padEnd(7)} ${a.alertname} since ${a.activeAt}${a.summary ? `: ${a.summary}` : ''}\n`,
+    .action(
+      async (
+        opts: { file: string; prometheus?: string; alertmanager?: string; relay?: string },
+        cmd: Command,
+      ) => {
+        const spec = loadSpecFile(opts.file);
+        const url = prometheusUrl(spec.release.analysis, opts.prometheus);
+        const [list, delivery] = await Promise.all([
+          serviceAlerts(spec, url),
+          deliveryStatus(spec, {
+            alertmanagerUrl: alertmanagerUrl(opts.alertmanager),
+            relayUrl: relayMetricsUrl(spec, opts.relay),
+          }),
+        ]);
+        if (json(cmd)) {
+          printJson({
+            service: spec.name,
+            namespace: spec.namespace,
+            alerts: list,
+            alertmanager: delivery,
+          });
+          return;
+        }
+        if (!list.length) {
+          process.stdout.write(`${spec.namespace}/${spec.name}: no alert pending or firing\n`);
+        }
+        for (const a of list) {
+          process.stdout.write(
+            `${a.state.padEnd(7)} ${a.alertname} since ${a.activeAt}${a.summary ? `: ${a.summary}` : ''}\n`,
+          );
+        }
+        printDelivery(delivery);
+      },
+    );
+
+  alerts
+    .command('test')
+    .description(
+      'send a synthetic alert through Alertmanager to each receiver (or one), resolve it, and report what each delivered',
+    )
+    .argument('[receiver]', 'one receiver of monitoring.receivers (default: every one)')
+    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .option('--wait <duration>', 'bound on each wait for a notification (firing, resolved)', '60s')
+    .option('--alertmanager <url>', 'Alertmanager base URL (default: $ALERTMANAGER_URL)')
+    .option(
+      '--relay <url>',
+      "the alert relay's base URL, for its /metrics (default: $GANTRY_ALERT_RELAY_URL, monitoring.relay.url, http://127.0.0.1:30093)",
+    )
+    .addHelpText(
+      'after',
+      `
+The alert has alertname=GantryTest, the service's namespace and service, severity=info,
+gantry_test_receiver=<receiver> and a unique test_id. gantry alerts apply renders, first
+in the service's subtree, one route per receiver matching alertname and
+gantry_test_receiver, so the alert reaches that receiver alone (not inhibited, but a
+silence on the service stops it: reported as silenced). Once the firing notification is
+out the alert is resolved (endsAt now) and the resolved notification is waited for too.
+
+What each receiver delivered is read from Alertmanager's /metrics before and after
+(alertmanager_notification_requests_total and _failed_total, notifications_failed_total):
+Alertmanager 0.25 counts per integration, not per receiver, so receivers are tested one
+per integration at a time. For DingTalk, WeCom, SMS and voice receivers the relay's
+relay_deliveries_total (per channel kind) tells whether the relay delivered; when its
+metrics cannot be read the result is "accepted" (the relay answers Alertmanager once
+the alert is on disk). Progress goes to stderr.
+
+RESULT: delivered, accepted, failed, timeout, silenced, inhibited, not-routed (the live
+configuration has no test route: run gantry alerts apply). Exit 0 when every receiver
+tested delivered (or was accepted), 4 otherwise.
+
+Examples:
+  gantry alerts test -f deploy/user-service/gantry.yaml
+  gantry alerts test ops-email -f deploy/user-service/gantry.yaml --wait 30s -o json
+`,
+    )
+    .action(
+      async (
+        receiver: string | undefined,
+        opts: { file: string; wait: string; alertmanager?: string; relay?: string },
+        cmd: Command,
+      ) => {
+        const spec = loadSpecFile(opts.file);
+        let seconds: number;
+        try {
+          seconds = parseDuration(opts.wait);
+        } catch {
+          throw new UsageError(`--wait must be a duration such as 30s or 2m, not "${opts.wait}"`);
+        }
+        if (!(seconds > 0)) throw new UsageError('--wait must be longer than 0');
+        const report = await asAlertsError(() =>
+          testReceivers(spec, {
+            alertmanagerUrl: alertmanagerUrl(opts.alertmanager),
+            relayUrl: relayMetricsUrl(spec, opts.relay),
+            ...(receiver !== undefined ? { receiver } : {}),
+            waitMs: seconds * 1000,
+            onProgress: (m) => process.stderr.write(`  ${m}\n`),
+          }),
         );
-      }
-    });
+        if (json(cmd)) printJson(report);
+        else printTestReport(report);
+        if (!report.ok) exits.push(ExitCode.DeployFailed);
+      },
+    );
 
   alerts
     .command('silence')
@@ -401,6 +518,73 @@ Example:
       if (json(cmd)) printJson({ id, expired: true });
       else process.stdout.write(`expired silence ${id}\n`);
     });
+  return exits;
+}
+
+/** The relay URL whose /metrics to read: flag, env, spec, local NodePort. */
+function relayMetricsUrl(spec: ServiceSpec, flag?: string): string {
+  return (
+    flag ??
+    (process.env.GANTRY_ALERT_RELAY_URL || undefined) ??
+    spec.monitoring.relay.url ??
+    DEFAULT_RELAY_URL
+  ).replace(/\/+$/, '');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+function printTestReport(r: AlertTestReport): void {
+  const rows = [['RECEIVER', 'KIND', 'RESULT', 'DETAIL']];
+  for (const x of r.receivers) rows.push([x.receiver, x.kind, x.result, x.detail]);
+  process.stdout.write(`${table(rows)}\n`);
+  process.stderr.write(`note: ${r.note}\n`);
+}
+
+function printDelivery(d: DeliveryStatus): void {
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  if (d.alertmanager.error) {
+    out(`alertmanager: ${d.alertmanager.error}`);
+  } else {
+    const suppressed = d.alerts.filter((a) => a.state === 'suppressed');
+    out(
+      `alertmanager ${d.alertmanager.url}: ${d.alerts.length - suppressed.length} active, ` +
+        `${suppressed.length} silenced or inhibited`,
+    );
+    for (const a of suppressed) {
+      const by = a.silencedBy.length
+        ? `silenced by ${a.silencedBy.join(', ')}`
+        : `inhibited by ${a.inhibitedBy.join(', ')}`;
+      out(`  ${a.alertname} since ${a.startsAt}: ${by}`);
+    }
+  }
+  if (d.relay?.error) out(`relay: ${d.relay.error}`);
+  if (!d.receivers.length) return;
+  const rows = [
+    ['RECEIVER', 'KIND', 'ALERTS', 'ALERTMANAGER (per integration)', 'RELAY (per kind)', 'LAST'],
+  ];
+  for (const r of d.receivers) {
+    const am = r.alertmanager
+      ? `${r.integration}: ${r.alertmanager.requests - r.alertmanager.requestsFailed} sent, ` +
+        `${r.alertmanager.requestsFailed} failed attempts, ${r.alertmanager.notificationsFailed} given up`
+      : 'n/a';
+    const relay = r.relay
+      ? `${r.relay.delivered} delivered, ${r.relay.retry} retried, ${r.relay.failed} failed`
+      : r.integration === 'email' || r.kind === 'webhook'
+        ? '-'
+        : 'n/a';
+    rows.push([r.receiver, r.kind, String(r.alertsNow), am, relay, r.lastAttempt]);
+  }
+  out(table(rows));
+  out(
+    'ALERTS: alerts Alertmanager routes to the receiver now. Counts are totals since each ' +
+      'process started, over every receiver of the integration or kind; neither records a ' +
+      'last attempt per receiver (gantry alerts test checks one).',
+  );
 }
 
 function json(cmd: Command): boolean {
