@@ -5,7 +5,9 @@
 #   Without KUBECONFIG: brings up the local cluster (hack/cluster), starts the private
 #   durable PostgreSQL instance "main" (127.0.0.1:55433 and the node address, where pods
 #   reach it; `npm test` has its own instance and never touches this one), and ships
-#   user-service there with `gantry up`.
+#   with `gantry up` the alert relay (deploy/alert-relay: gantry-system, node port 30093,
+#   where the host's Alertmanager sends relay-bound alerts), then user-service, whose
+#   alerts then have somewhere to go.
 #   With KUBECONFIG set: ships to that cluster. Set USER_SERVICE_DATABASE_URL to its
 #   database (default: an in-memory SQLite per pod, fine for a look around) and make sure
 #   the cluster can pull from the registry in deploy/user-service/gantry.yaml.
@@ -20,7 +22,9 @@ fi
 echo "== build"
 npm run build --silent
 
+specs=()
 if [[ -z ${KUBECONFIG:-} ]]; then
+  specs+=(-f deploy/alert-relay/gantry.yaml)
   echo "== local cluster"
   hack/cluster/cluster up
   eval "$(hack/cluster/cluster env)"
@@ -33,4 +37,4 @@ else
 fi
 
 echo "== gantry up"
-exec node packages/gantry/bin/gantry.js up -f deploy/user-service/gantry.yaml "$@"
+exec node packages/gantry/bin/gantry.js up "${specs[@]}" -f deploy/user-service/gantry.yaml "$@"

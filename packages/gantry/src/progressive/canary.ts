@@ -63,14 +63,18 @@ export function renderCanary(
       for (const v of (s.template.spec.volumes ?? []) as Obj[]) {
         const cm = v.configMap as { name: string } | undefined;
         const sec = v.secret as { secretName: string } | undefined;
-        if (cm) cm.name = rename(cm.name);
-        if (sec) sec.secretName = rename(sec.secretName);
+        // Only the service's own ConfigMap and Secret have canary copies; mounts of
+        // objects made elsewhere stay as they are.
+        if (cm?.name === configMapName(spec)) cm.name = rename(cm.name);
+        if (sec?.secretName === secretName(spec)) sec.secretName = rename(sec.secretName);
       }
     }
     if (o.kind === 'Service') {
       const s = o.spec as Obj;
       s.type = 'ClusterIP';
       s.selector = trackSelector(spec, 'canary');
+      // A ClusterIP Service takes no node ports (and the stable Service holds them).
+      for (const p of (s.ports ?? []) as Obj[]) delete p.nodePort;
     }
     out.push(o);
   }

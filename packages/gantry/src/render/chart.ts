@@ -315,7 +315,10 @@ export function renderChart(spec: ServiceSpec, opts: ChartOptions = {}): HelmCha
         b.leaf(s, 'type', ['service', 'type']);
         expect('Service selector', s.selector, trackSelector(spec, 'stable'));
         b.block(s, 'selector', b.include('stableSelectorLabels'));
-        for (const p of nodes(s, 'ports')) b.leaf(p, 'port', ['service', 'ports', String(p.name)]);
+        for (const p of nodes(s, 'ports')) {
+          b.leaf(p, 'port', ['service', 'ports', String(p.name)]);
+          if ('nodePort' in p) b.leaf(p, 'nodePort', ['service', 'nodePorts', String(p.name)]);
+        }
         break;
       }
       case 'HorizontalPodAutoscaler': {
@@ -467,7 +470,13 @@ function valuesYaml(spec: ServiceSpec, values: Record<string, unknown>): string 
     ],
     ['resources', ['Container resource requests and limits.']],
     ['probes', ['HTTP probes of the container.']],
-    ['service', ['Service type, and the Service port of each named container port.']],
+    [
+      'service',
+      [
+        'Service type, the Service port of each named container port, and the node ports',
+        'the spec fixes (NodePort or LoadBalancer).',
+      ],
+    ],
     ['disruptionBudget', ['PodDisruptionBudget: minAvailable or maxUnavailable.']],
   ];
   const known = new Set(sections.map(([k]) => k));

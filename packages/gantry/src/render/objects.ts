@@ -56,6 +56,11 @@ export function secretName(spec: ServiceSpec): string {
   return `${spec.name}-secrets`;
 }
 
+/** The pod volume of the spec's mounts[i] (a DNS label unlike tmp, config and secrets). */
+export function mountVolumeName(i: number): string {
+  return `mount-${i}`;
+}
+
 /** Renders every object of a service in apply order. */
 export function renderService(spec: ServiceSpec, opts: RenderOptions = {}): KubeObject[] {
   const labels = commonLabels(spec, opts.version);
@@ -119,6 +124,7 @@ export function renderService(spec: ServiceSpec, opts: RenderOptions = {}): Kube
           port: p.servicePort ?? p.containerPort,
           targetPort: p.name,
           protocol: p.protocol,
+          ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
         })),
       },
     };
@@ -225,6 +231,19 @@ function deployment(
     volumes.push({ name: 'secrets', secret: { secretName: secretName(spec), defaultMode: 0o440 } });
     mounts.push({ name: 'secrets', mountPath: spec.secretMountPath, readOnly: true });
   }
+  // Secrets and ConfigMaps the service does not own: mounted as they are, read-only. Their
+  // content is not in the config hash (gantry never reads it); the kubelet refreshes the
+  // files when the object changes, so a reader that polls sees updates without a restart.
+  spec.mounts.forEach((m, i) => {
+    const name = mountVolumeName(i);
+    const optional = m.optional ? { optional: true } : {};
+    volumes.push(
+      m.secret !== undefined
+        ? { name, secret: { secretName: m.secret, defaultMode: 0o440, ...optional } }
+        : { name, configMap: { name: m.configMap ?? '', ...optional } },
+    );
+    mounts.push({ name, mountPath: m.path, readOnly: true });
+  });
 
   const env: V1EnvVar[] = Object.keys(spec.env)
     .sort()

@@ -325,6 +325,15 @@ const memoryAlert = z.strictObject({
   for: duration.default(300),
 });
 const downAlert = z.strictObject({ for: duration.default(60) });
+const errorLogsAlert = z.strictObject({
+  above: z
+    .number()
+    .min(0)
+    .default(100)
+    .describe("error and fatal log lines per minute, summed over the service's pods"),
+  window: duration.default(60).describe('rate window'),
+  for: duration.default(60),
+});
 const off = z.literal(false);
 
 /** The alerts gantry's rules produce; routes may name them with or without "Gantry". */
@@ -464,6 +473,12 @@ const monitoringSchema = z
           .union([off, downAlert])
           .default(downAlert.parse({}))
           .describe('no pod of the service is scraped successfully; false: none'),
+        errorLogs: z
+          .union([off, errorLogsAlert])
+          .default(errorLogsAlert.parse({}))
+          .describe(
+            "error log lines of the service's pods, counted by the node's log agent (gantry_log_lines_total); false: none",
+          ),
       })
       .default({
         errorRate: errorRateAlert.parse({}),
@@ -471,6 +486,7 @@ const monitoringSchema = z
         cpu: cpuAlert.parse({}),
         memory: memoryAlert.parse({}),
         down: downAlert.parse({}),
+        errorLogs: errorLogsAlert.parse({}),
       }),
     slo: z
       .strictObject({
@@ -606,6 +622,15 @@ export const serviceSpecSchema = z
           containerPort: port,
           servicePort: port.optional().describe('port on the Service; default: containerPort'),
           protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+          nodePort: z
+            .number()
+            .int()
+            .min(30000, { message: 'must be a node port, 30000-32767' })
+            .max(32767, { message: 'must be a node port, 30000-32767' })
+            .optional()
+            .describe(
+              'port on every node (service.type NodePort or LoadBalancer); default: one the cluster picks',
+            ),
         }),
       )
       .min(1)
@@ -621,6 +646,37 @@ export const serviceSpecSchema = z
       .default({})
       .describe('secret keys; values come from files or env at deploy time, never from the spec'),
     secretMountPath: z.string().startsWith('/').default('/etc/app/secrets'),
+    mounts: z
+      .array(
+        z
+          .strictObject({
+            secret: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("a Secret in the service's namespace that the service does not own"),
+            configMap: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("a ConfigMap in the service's namespace that the service does not own"),
+            path: z
+              .string()
+              .startsWith('/')
+              .describe('directory in the container: one read-only file per key'),
+            optional: z
+              .boolean()
+              .default(false)
+              .describe('start the pod when the object does not exist (an empty directory)'),
+          })
+          .refine((m) => (m.secret === undefined) !== (m.configMap === undefined), {
+            message: 'give exactly one of secret or configMap',
+          }),
+      )
+      .default([])
+      .describe(
+        'Secrets and ConfigMaps made elsewhere, mounted read-only; their updates reach the files without a restart',
+      ),
     resources: z
       .strictObject({
         requests: resourceList.default({ cpu: '100m', memory: '128Mi' }),

@@ -16,6 +16,7 @@ import {
   byteLength,
   configKeyProblems,
   dns1035Problems,
+  dnsSubdomainProblems,
   headerNameProblems,
   intOrPercentValue,
   labelValueProblems,
@@ -149,25 +150,77 @@ function container(spec: ServiceSpec, add: Add): void {
   if (Object.keys(spec.secrets).length) {
     mounts.push({ path: spec.secretMountPath, at: ['secretMountPath'] });
   }
+  spec.mounts.forEach((m, i) => {
+    mounts.push({ path: m.path, at: ['mounts', i, 'path'] });
+    // The API server takes any name in a volume, but no such object can exist, so the pod
+    // would wait forever (or, optional, run with an empty directory).
+    const kind = m.secret !== undefined ? 'secret' : 'configMap';
+    add(
+      ['mounts', i, kind],
+      dnsSubdomainProblems(m.secret ?? m.configMap ?? '').map(
+        (p) => `names a ${kind === 'secret' ? 'Secret' : 'ConfigMap'}, so it ${p}`,
+      ),
+    );
+  });
   for (let i = 0; i < mounts.length; i++) {
     const m = mounts[i]!;
     if (!m.at.length) continue;
     const earlier = mounts.slice(0, i).find((o) => o.path === m.path);
     if (earlier) {
       const what = earlier.at.length
-        ? `${String(earlier.at[0])} (a container's mount paths must differ)`
+        ? `${fieldName(earlier.at)} (a container's mount paths must differ)`
         : 'the scratch volume Gantry mounts at /tmp';
       add(m.at, [`mount path "${m.path}" is already used by ${what}`]);
     }
   }
 }
 
-/** Port names (IANA service names), unique names, and port numbers unique per protocol. */
+/** mounts[2].path, configMountPath */
+function fieldName(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+}
+
+/**
+ * Port names (IANA service names), unique names, port numbers unique per protocol, and node
+ * ports: only on a NodePort or LoadBalancer Service, each used once.
+ */
 function ports(spec: ServiceSpec, add: Add): void {
   const names = new Map<string, number>();
   const servicePorts = new Map<string, number>();
   const containerPorts = new Map<string, number>();
+  const nodePorts = new Map<number, { at: number; port: number; protocol: string }>();
+  const type = spec.service.type;
   spec.ports.forEach((p, i) => {
+    if (p.nodePort !== undefined) {
+      if (type !== 'NodePort' && type !== 'LoadBalancer') {
+        add(
+          ['ports', i, 'nodePort'],
+          [
+            type === 'None'
+              ? 'needs a Service, and service.type is None (use NodePort)'
+              : `may not be used when service.type is ${type} (use NodePort)`,
+          ],
+        );
+      } else {
+        // The allocator gives a node port to one Service port number: the same number in TCP
+        // and UDP may share it, two different numbers may not.
+        const number = p.servicePort ?? p.containerPort;
+        const first = nodePorts.get(p.nodePort);
+        if (first === undefined) {
+          nodePorts.set(p.nodePort, { at: i, port: number, protocol: p.protocol });
+        } else if (first.port !== number || first.protocol === p.protocol) {
+          add(
+            ['ports', i, 'nodePort'],
+            [
+              `node port ${p.nodePort} is already used by ports[${first.at}]` +
+                (first.port !== number
+                  ? ` (Service port ${first.port}); only the same Service port in another protocol may share it`
+                  : ''),
+            ],
+          );
+        }
+      }
+    }
     const problems = portNameProblems(p.name);
     add(['ports', i, 'name'], problems);
     if (!problems.length) {

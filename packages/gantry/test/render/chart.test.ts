@@ -19,7 +19,8 @@ const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const seedFile = join(repo, 'deploy/user-service/gantry.yaml');
 const bin = join(repo, 'packages/gantry/bin/gantry.js');
 
-// Every optional feature: HPA, PDB, NetworkPolicy, two routes, two ports,
+// Every optional feature: HPA, PDB, NetworkPolicy, two routes, two ports (one
+// on a fixed node port), mounts of a Secret and a ConfigMap made elsewhere,
 // startup probe on a port number, labels, and literal "{{" in args (which the
 // templates must escape).
 const everything = `apiVersion: gantry.dev/v1alpha1
@@ -30,9 +31,12 @@ image: reg.local/shop/api:1.2.3-rc.1+build.7
 command: [/bin/api]
 args: ['--greeting={{ not a template }}']
 ports:
-  - { name: http, containerPort: 8080, servicePort: 80 }
+  - { name: http, containerPort: 8080, servicePort: 80, nodePort: 30080 }
   - { name: admin, containerPort: 9000 }
 env: { A: b, NUM: '42' }
+mounts:
+  - { secret: shared-tls, path: /etc/tls, optional: true }
+  - { configMap: feature-flags, path: /etc/flags }
 config: { feature.flag: 'true', LOG_LEVEL: debug }
 secrets: { API_KEY: { fromEnv: KEY }, db-password: { fromFile: /dev/null } }
 resources: { requests: { cpu: 0.5, memory: 64Mi }, limits: { cpu: 1, memory: 128Mi } }
@@ -178,6 +182,34 @@ test('--set replicas and image.tag take effect', () => {
     d.spec.template.spec.containers[0]!.image,
     '127.0.0.1:5000/gantry/user-service:2.0.0',
   );
+});
+
+test('--set service.nodePorts takes effect; mounts are in the pod template', () => {
+  const c = exportChart('nodeports', parseSpec(everything));
+  assert.deepEqual((c.spec.ports[0] as { nodePort?: number }).nodePort, 30080);
+  const got = template(c, ['--set', 'service.nodePorts.http=31080']);
+  const svc = got.get('Service/shop-api') as {
+    spec: { ports: { name: string; nodePort?: number }[] };
+  };
+  assert.deepEqual(
+    svc.spec.ports.map((p) => [p.name, p.nodePort]),
+    [
+      ['http', 31080],
+      ['admin', undefined],
+    ],
+  );
+  const d = got.get('Deployment/shop-api') as {
+    spec: { template: { spec: { volumes: unknown[]; containers: { volumeMounts: unknown[] }[] } } };
+  };
+  const pod = d.spec.template.spec;
+  assert.deepEqual(pod.volumes.slice(-2), [
+    { name: 'mount-0', secret: { secretName: 'shared-tls', defaultMode: 0o440, optional: true } },
+    { name: 'mount-1', configMap: { name: 'feature-flags' } },
+  ]);
+  assert.deepEqual(pod.containers[0]!.volumeMounts.slice(-2), [
+    { name: 'mount-0', mountPath: '/etc/tls', readOnly: true },
+    { name: 'mount-1', mountPath: '/etc/flags', readOnly: true },
+  ]);
 });
 
 test('config and secret values set at install roll the pods as gantry does', () => {

@@ -143,3 +143,69 @@ test('PDB and NetworkPolicy select the service pods', () => {
     { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gw' } } },
   ]);
 });
+
+test('mounts of Secrets and ConfigMaps made elsewhere: read-only volumes, not in the hash', () => {
+  const objs = renderService(
+    spec(`mounts:
+  - { secret: alert-relay-channels, path: /etc/relay/channels, optional: true }
+  - { configMap: shared, path: /etc/shared }
+`),
+    { secretValues: { DATABASE_URL: 'x' } },
+  );
+  type Pod = {
+    volumes: { name: string }[];
+    containers: { volumeMounts: unknown[] }[];
+  };
+  const pod = (find(objs, 'Deployment') as Any).spec.template.spec as Pod;
+  assert.deepEqual(
+    pod.volumes.map((v) => v.name),
+    ['tmp', 'config', 'secrets', 'mount-0', 'mount-1'],
+  );
+  assert.deepEqual(pod.volumes[3], {
+    name: 'mount-0',
+    secret: { secretName: 'alert-relay-channels', defaultMode: 0o440, optional: true },
+  });
+  assert.deepEqual(pod.volumes[4], { name: 'mount-1', configMap: { name: 'shared' } });
+  assert.deepEqual(pod.containers[0]!.volumeMounts.slice(3), [
+    { name: 'mount-0', mountPath: '/etc/relay/channels', readOnly: true },
+    { name: 'mount-1', mountPath: '/etc/shared', readOnly: true },
+  ]);
+  // Gantry does not read the mounted objects: the pod template does not change with them.
+  const plain = renderService(spec(), { secretValues: { DATABASE_URL: 'x' } });
+  assert.equal(
+    (find(objs, 'Deployment') as Any).spec.template.metadata.annotations[ANNOTATION_CONFIG_HASH],
+    (find(plain, 'Deployment') as Any).spec.template.metadata.annotations[ANNOTATION_CONFIG_HASH],
+  );
+});
+
+test('a fixed node port is rendered on the Service port; the canary Service takes none', async () => {
+  const s = spec(`service: { type: NodePort }
+release: { strategy: canary }
+mounts: [{ secret: shared, path: /etc/shared }]
+`);
+  const ports = (find(renderService(s), 'Service') as Any).spec.ports;
+  assert.equal(ports[0].nodePort, undefined);
+  s.ports[0] = { ...s.ports[0]!, nodePort: 30093 };
+  const svc = find(renderService(s), 'Service') as Any;
+  assert.equal(svc.spec.type, 'NodePort');
+  assert.deepEqual(svc.spec.ports[0], {
+    name: 'http',
+    port: 80,
+    targetPort: 'http',
+    protocol: 'TCP',
+    nodePort: 30093,
+  });
+  const { renderCanary } = await import('../../src/progressive/canary.js');
+  const canary = renderCanary(s, { replicas: 1 });
+  const canarySvc = find(canary, 'Service') as Any;
+  assert.equal(canarySvc.spec.type, 'ClusterIP');
+  assert.equal(canarySvc.spec.ports[0].nodePort, undefined);
+  // The canary gets its own copy of the service's Secret, but mounts the shared one as it is.
+  const vols = (find(canary, 'Deployment') as Any).spec.template.spec.volumes as {
+    secret?: { secretName: string };
+  }[];
+  assert.deepEqual(
+    vols.flatMap((v) => (v.secret ? [v.secret.secretName] : [])),
+    ['user-service-canary-secrets', 'shared'],
+  );
+});

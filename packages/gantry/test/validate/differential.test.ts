@@ -50,24 +50,42 @@ const NAMESPACE = `gantry-diff-${process.pid}`;
 
 type Verdict = { ok: true } | { ok: false; messages: string[] };
 
-/** Deliberate disagreements: a reason when Gantry may differ from the server on this case. */
-const KNOWN: ((input: SpecInput, gantry: Verdict, server: Verdict) => string | undefined)[] = [
+/**
+ * Problems Gantry reports that the API server lets through (in a dry run, or in the object
+ * it is shown), each with the reason. A case Gantry refuses and the server takes is a known
+ * difference when every one of Gantry's messages is one of these, in any combination.
+ */
+const STRICTER: [RegExp, string][] = [
   // The API server checks an image for surrounding whitespace in pods only (not in pod
   // templates): it takes the Deployment and then refuses every pod the Deployment makes.
-  (_input, gantry, server) =>
-    !gantry.ok && server.ok && gantry.messages.every((m) => m.startsWith('image: '))
-      ? 'image with surrounding whitespace: pods refused, not the Deployment'
-      : undefined,
+  [/^image: /, 'image with surrounding whitespace: pods refused, not the Deployment'],
+  // A dry run never asks the node port allocator for its range (30000-32767 here): a real
+  // create refuses a port outside it ("provided port is not in the valid range").
+  [
+    /^ports\[\d+\]\.nodePort: must be a node port, 30000-32767/,
+    'node port outside 30000-32767: refused by a real create, not by a dry run',
+  ],
+  // The API server takes any name for a Secret or ConfigMap volume; no such object can exist,
+  // so the pod would never start (or, optional, start with an empty directory).
+  [
+    /^mounts\[\d+\]\.(secret|configMap): names a /,
+    'mount of a Secret or ConfigMap name that is not a DNS subdomain',
+  ],
   // Kubernetes stores terminationGracePeriodSeconds as int64; the spec schema bounds it,
   // like every count and duration, to int32 (68 years): a larger one is a mistake.
-  (_input, gantry, server) =>
-    !gantry.ok &&
-    server.ok &&
-    gantry.messages.every((m) =>
-      /^terminationGracePeriodSeconds: must be at most 2147483647/.test(m),
-    )
-      ? 'terminationGracePeriodSeconds above int32'
-      : undefined,
+  [
+    /^terminationGracePeriodSeconds: must be at most 2147483647/,
+    'terminationGracePeriodSeconds above int32',
+  ],
+];
+
+/** Deliberate disagreements: a reason when Gantry may differ from the server on this case. */
+const KNOWN: ((input: SpecInput, gantry: Verdict, server: Verdict) => string | undefined)[] = [
+  (_input, gantry, server) => {
+    if (gantry.ok || !server.ok) return undefined;
+    const reasons = gantry.messages.map((m) => STRICTER.find(([re]) => re.test(m))?.[1]);
+    return reasons.every((r) => r !== undefined) ? [...new Set(reasons)].join('; ') : undefined;
+  },
 ];
 
 /** What Gantry says: validateSpecText, as `gantry validate` runs it. */

@@ -49,7 +49,7 @@ function one(extra: string, field: string, message: RegExp, head = base): SpecPr
 
 test('the seed, the deploy/ specs and a spec with defaults pass', () => {
   assert.deepEqual(problems(''), []);
-  for (const f of ['deploy/user-service/gantry.yaml']) {
+  for (const f of ['deploy/user-service/gantry.yaml', 'deploy/alert-relay/gantry.yaml']) {
     const text = readFileSync(join(repo, f), 'utf8');
     assert.deepEqual(k8sRuleProblems(parseSpec(text, f)), [], f);
   }
@@ -180,6 +180,92 @@ test('config and secret keys; mount paths', () => {
   // Only mounted volumes count; and the API server compares the strings only.
   assert.deepEqual(problems('configMountPath: /tmp\n'), []);
   assert.deepEqual(problems('config: { a: b }\nconfigMountPath: /tmp/\n'), []);
+});
+
+test('mounts of Secrets and ConfigMaps: DNS subdomain names, paths unique among all mounts', () => {
+  assert.deepEqual(
+    problems(`config: { a: b }
+secrets: { s: { fromEnv: S } }
+mounts:
+  - { secret: alert-relay-channels, path: /etc/relay/channels, optional: true }
+  - { configMap: a.b-c, path: /etc/relay/other }
+`),
+    [],
+  );
+  const p = one(
+    'mounts: [{ secret: Bad_Name, path: /x }]\n',
+    'mounts[0].secret',
+    /names a Secret.*DNS-1123 subdomain/,
+  );
+  assert.equal(p.line, 4);
+  one(
+    `mounts: [{ configMap: '${'a'.repeat(254)}', path: /x }]\n`,
+    'mounts[0].configMap',
+    /no more than 253/,
+  );
+  one(
+    'mounts: [{ secret: s, path: /tmp }]\n',
+    'mounts[0].path',
+    /already used by the scratch volume/,
+  );
+  one(
+    'config: { a: b }\nmounts: [{ secret: s, path: /etc/app/config }]\n',
+    'mounts[0].path',
+    /already used by configMountPath/,
+  );
+  one(
+    'secrets: { s: { fromEnv: S } }\nmounts: [{ configMap: c, path: /etc/app/secrets }]\n',
+    'mounts[0].path',
+    /already used by secretMountPath/,
+  );
+  one(
+    'mounts: [{ secret: a, path: /m }, { configMap: b, path: /m }]\n',
+    'mounts[1].path',
+    /already used by mounts\[0\]\.path/,
+  );
+  // Without config or secrets gantry mounts neither, so their paths are free.
+  assert.deepEqual(problems('mounts: [{ secret: s, path: /etc/app/config }]\n'), []);
+  // Exactly one of secret and configMap (the spec schema).
+  assert.throws(
+    () => parseSpec(base + 'mounts: [{ secret: a, configMap: b, path: /m }]\n'),
+    /exactly one of secret or configMap/,
+  );
+  assert.throws(() => parseSpec(base + 'mounts: [{ secret: a, path: m }]\n'), /mounts\[0\]\.path/);
+});
+
+test('node ports: 30000-32767, NodePort or LoadBalancer Services only, each used once', () => {
+  const ports = (a: string, b = '') =>
+    `ports:\n  - { name: http, containerPort: 8080${a} }\n${b ? `  - { name: dns, containerPort: 53${b} }\n` : ''}`;
+  assert.deepEqual(problems(ports(', nodePort: 30093') + 'service: { type: NodePort }\n'), []);
+  assert.deepEqual(problems(ports(', nodePort: 32767') + 'service: { type: LoadBalancer }\n'), []);
+  for (const n of [29999, 32768]) {
+    assert.throws(
+      () => parseSpec(base + ports(`, nodePort: ${n}`) + 'service: { type: NodePort }\n'),
+      /ports\[0\]\.nodePort.*30000-32767/s,
+    );
+  }
+  one(ports(', nodePort: 30093'), 'ports[0].nodePort', /when service.type is ClusterIP/);
+  one(
+    ports(', nodePort: 30093') + 'service: { type: None }\n',
+    'ports[0].nodePort',
+    /needs a Service/,
+  );
+  // The allocator gives a node port to one Service port number: another number may not
+  // share it, even in another protocol; the same number in TCP and UDP may.
+  one(
+    ports(', nodePort: 30093', ', protocol: UDP, nodePort: 30093') +
+      'service: { type: NodePort }\n',
+    'ports[1].nodePort',
+    /node port 30093 is already used by ports\[0\] \(Service port 8080\)/,
+  );
+  assert.deepEqual(
+    problems(
+      'ports:\n  - { name: dns-tcp, containerPort: 53, nodePort: 30053 }\n' +
+        '  - { name: dns-udp, containerPort: 53, protocol: UDP, nodePort: 30053 }\n' +
+        'service: { type: NodePort }\n',
+    ),
+    [],
+  );
 });
 
 test('image without surrounding whitespace; metrics path annotation size', () => {

@@ -2,7 +2,8 @@
 // (differential.test.ts): mostly ordinary values, and values on both sides of
 // the boundaries the Kubernetes API server draws (name formats, label limits,
 // port names and uniqueness, quantities, probe thresholds, int-or-percent
-// fields, mount paths, config keys, HTTPRoute paths and match counts).
+// fields, mount paths, mounts of Secrets and ConfigMaps, node ports, config keys, HTTPRoute
+// paths and match counts).
 //
 // Every field a case sets is complete (a probe with all its fields, both
 // requests and limits), so a spec the schema refuses can still be rendered by
@@ -11,7 +12,7 @@
 // Left out on purpose, because Gantry is stricter than the API server there by
 // design (see the test's header): env names beyond C identifiers, probe
 // periods and thresholds of 0 (the server would default them), routes without
-// a Service to send traffic to, HPA targets above 100%.
+// a Service to send traffic to, node ports without a Service, HPA targets above 100%.
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseSpec } from '../../src/spec/index.js';
@@ -68,7 +69,22 @@ const port = fc.record({
   containerPort: fc.constantFrom(8080, 8080, 9090, 53, 1, 65535),
   servicePort: fc.option(fc.constantFrom(80, 8080, 443), { nil: undefined }),
   protocol: fc.constantFrom('TCP', 'TCP', 'UDP'),
+  // Node ports no Service on the test cluster holds (a dry run still asks the allocator),
+  // at and beyond the edges of 30000-32767; repeated, so a case can use one twice.
+  nodePort: fc.option(fc.constantFrom(30000, 32767, 31777, 31777, 29999, 32768), {
+    nil: undefined,
+  }),
 });
+
+/** A mount of a Secret or ConfigMap made elsewhere, with names and paths on both sides. */
+const mount = fc
+  .record({
+    kind: fc.constantFrom('secret', 'configMap'),
+    name: fc.constantFrom('shared', 'a.b-c', 'alert-relay-channels', 'Bad_Name', 'a..b', k(254)),
+    path: fc.constantFrom('/m', '/m', '/etc/shared', '/tmp', '/tmp/', '/etc/app/config'),
+    optional: fc.boolean(),
+  })
+  .map(({ kind, name, path, optional }) => ({ [kind]: name, path, optional }));
 
 const configKeys = fc.constantFrom(
   'a',
@@ -227,6 +243,15 @@ const FIELDS = {
     }),
     fc.dictionary(configKeys, fc.constantFrom('v', ''), { minKeys: 1, maxKeys: 2 }),
   ],
+  mounts: [
+    fc.constantFrom(
+      [],
+      [],
+      [{ secret: 'shared', path: '/etc/shared', optional: true }],
+      [{ configMap: 'a.b-c', path: '/etc/flags' }],
+    ),
+    fc.array(mount, { minLength: 1, maxLength: 2 }),
+  ],
   configMountPath: [
     fc.constantFrom('/etc/app/config', '/data'),
     fc.constantFrom('/tmp', '/tmp/', '/etc/app/secrets'),
@@ -351,7 +376,10 @@ export function specArbitrary(namespace: string): fc.Arbitrary<SpecInput> {
       // Routes need a Service, and the route's port must be TCP (spec references).
       const service = s.service as { type: string };
       const routes = service.type === 'None' ? [] : (s.routes as unknown[]);
-      const ports = s.ports as { protocol: string }[];
+      // Node ports need a Service (the spec refuses them without one; the server sees nothing).
+      const ports = (s.ports as { protocol: string; nodePort?: number }[]).map((p) =>
+        service.type === 'None' ? { ...p, nodePort: undefined } : p,
+      );
       // A metrics annotation's size depends on the first port's number (METRICS_PATH_AT_LIMIT).
       const metrics = s.metrics !== undefined;
       const tcpFirst = ports.map((p, i) =>

@@ -121,22 +121,28 @@ Example:
   program
     .command('up')
     .description('bring up the local cluster (unless KUBECONFIG is set) and ship the service to it')
-    .option('-f, --file <path>', 'spec file', 'deploy/user-service/gantry.yaml')
+    .option(
+      '-f, --file <path>',
+      'spec file; repeat to ship several services in order (default: deploy/user-service/gantry.yaml)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .option('--skip-tests', "don't run the spec's build.test command")
     .addHelpText(
       'after',
       `
 Without KUBECONFIG (or --kubeconfig), gantry up starts the local single-node cluster from
 this checkout (hack/cluster/cluster up: Kubernetes, registry, Prometheus, gateway), then
-ships the service, loads its alerting rules into that Prometheus (gantry alerts apply;
-whenever $GANTRY_PROMETHEUS_RULES_DIR is set) and prints where to reach it. With KUBECONFIG set it ships to that
-cluster instead; the image goes to the registry named in the spec's image.
+ships each service in the order given, loads its alerting rules into that Prometheus (gantry
+alerts apply; whenever $GANTRY_PROMETHEUS_RULES_DIR is set) and prints where to reach it. It
+stops at the first service that fails to ship. With KUBECONFIG set it ships to that cluster
+instead; the image goes to the registry named in the spec's image.
 
-Example:
+Examples:
   gantry up
+  gantry up -f deploy/alert-relay/gantry.yaml -f deploy/user-service/gantry.yaml
 `,
     )
-    .action(async (opts: { file: string; skipTests?: boolean }, cmd: Command) => {
+    .action(async (opts: { file?: string[]; skipTests?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       const format = parseFormat(g.output);
       const local = !g.kubeconfig && !process.env.KUBECONFIG;
@@ -150,18 +156,23 @@ Example:
         }
         Object.assign(process.env, localClusterUp(repo));
       }
-      const r = await shipFile(opts.file, {
-        format,
-        kube: g,
-        skipTests: !!opts.skipTests,
-        timeoutMs: 300_000,
-      });
-      if (r.ok) {
-        const spec = loadSpecFile(opts.file);
-        const alerts = await loadAlerts(spec, opts.file, format);
+      let ok = true;
+      for (const file of opts.file ?? ['deploy/user-service/gantry.yaml']) {
+        const r = await shipFile(file, {
+          format,
+          kube: g,
+          skipTests: !!opts.skipTests,
+          timeoutMs: 300_000,
+        });
+        if (!r.ok) {
+          ok = false;
+          break;
+        }
+        const spec = loadSpecFile(file);
+        const alerts = await loadAlerts(spec, file, format);
         await printEndpoints(spec, format, local, alerts);
       }
-      exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
+      exit.push(ok ? ExitCode.Ok : ExitCode.DeployFailed);
     });
 
   return exit;
@@ -248,7 +259,9 @@ async function printEndpoints(
   if (format === 'json') return;
   const { Kube } = await import('../../kube/client.js');
   const kube = Kube.load();
-  const svc = await kube.get<{ spec?: { clusterIP?: string; ports?: { port: number }[] } }>({
+  const svc = await kube.get<{
+    spec?: { clusterIP?: string; ports?: { port: number; nodePort?: number }[] };
+  }>({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: spec.name, namespace: spec.namespace },
@@ -261,6 +274,15 @@ async function printEndpoints(
     lines.push(`  service      ${base}/`);
     const ready = spec.probes.readiness?.path;
     if (ready) lines.push(`  readiness    ${base}${ready}`);
+    // A node port the spec fixes is the address it is given for (the host reaches it; the
+    // local cluster, whose env names its node address, serves node ports on loopback too).
+    const nodePort = spec.ports[0]!.nodePort && svc?.spec?.ports?.[0]?.nodePort;
+    if (nodePort) {
+      const onHost = local || process.env.GANTRY_NODE_IP !== undefined;
+      lines.push(
+        `  node port    ${onHost ? `http://127.0.0.1:${nodePort}/` : `${nodePort} on every node`}`,
+      );
+    }
     if (spec.metrics) lines.push(`  metrics      ${base}${spec.metrics.path}`);
     // Services that publish an OpenAPI document usually serve their docs beside it.
     const openapi = await kube
