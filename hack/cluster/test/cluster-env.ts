@@ -51,6 +51,25 @@ export function requireCluster(): ClusterEnv | string {
   return c.reason;
 }
 
+/** The cluster's environment with its Gateway (Traefik on the host). */
+export interface GatewayEnv extends ClusterEnv {
+  /** http://127.0.0.1:8000: the Gateway's HTTP listener. */
+  GANTRY_GATEWAY_URL: string;
+  /** NAMESPACE/NAME of the Gateway routes attach to. */
+  GANTRY_GATEWAY: string;
+}
+
+/** requireCluster, and the Gateway in its environment (else a skip message, or in CI a throw). */
+export function requireGateway(): GatewayEnv | string {
+  const c = requireCluster();
+  if (typeof c === 'string') return c;
+  const env = c as Partial<GatewayEnv> & ClusterEnv;
+  if (env.GANTRY_GATEWAY_URL && env.GANTRY_GATEWAY) return env as GatewayEnv;
+  const reason = 'cluster env has no GANTRY_GATEWAY_URL/GANTRY_GATEWAY (gateway not set up)';
+  if (process.env.CI === 'true') throw new Error(reason);
+  return reason;
+}
+
 export interface Run {
   status: number | null;
   stdout: string;

@@ -216,30 +216,19 @@ function _judge(
         summary: `holding: only ${_num(canaryRequests, 0)} canary requests in ${secs}, fewer than the ${spec.guardRails.minRequests} needed to judge; send traffic, or promote or abort by hand`,
       };
     }
-    const worse = [
-      ...worseThanStable(m, spec, 'step'),
-      ...(wide ? worseThanStable(wide, spec, 'release') : []),
-    ];
+    const worse = worseOf(m, wide, spec, WORSE_LEVEL);
     checks.push(...worse);
     if (worse.length) {
-      const why = worse.map(_reason).join('; ');
       if ((step.onInconclusive ?? 'abort') === 'hold') {
         return {
           verdict: 'continue',
           inconclusive: true,
           confidence,
           checks,
-          summary: `holding ${limit}: undecided, and the canary is measurably worse than stable: ${why}; promote or abort by hand (analysis.onInconclusive: hold)`,
+          summary: `holding ${limit}: undecided, and the canary is measurably worse than stable: ${worse.map(_reason).join('; ')}; promote or abort by hand (analysis.onInconclusive: hold)`,
         };
       }
-      const p = Math.min(...worse.map((c) => c.p ?? 1));
-      return {
-        verdict: 'abort',
-        inconclusive: true,
-        confidence: 1 - p,
-        checks,
-        summary: `abort ${limit}: undecided, and the canary is measurably worse than stable: ${why}`,
-      };
+      return _worseAbort(worse, checks, limit);
     }
     const unverified = thin ? ` (unverified: only ${_num(canaryRequests, 0)} canary requests)` : '';
     return {
@@ -259,20 +248,14 @@ function _judge(
     );
   });
   if (look !== undefined && !decided && (step.onInconclusive ?? 'abort') === 'abort') {
-    const worse = [
-      ...worseThanStable(m, spec, 'step', EARLY_LEVEL),
-      ...(wide ? worseThanStable(wide, spec, 'release', EARLY_LEVEL) : []),
-    ];
+    const worse = worseOf(m, wide, spec, EARLY_LEVEL);
     if (worse.length) {
       checks.push(...worse);
-      const p = Math.min(...worse.map((c) => c.p ?? 1));
-      return {
-        verdict: 'abort',
-        inconclusive: true,
-        confidence: 1 - p,
+      return _worseAbort(
+        worse,
         checks,
-        summary: `abort at ${_num(look * 100, 0)}% of the step's ${_num(step.maxSeconds, 0)}s limit: undecided, and the canary is measurably worse than stable: ${worse.map(_reason).join('; ')}`,
-      };
+        `at ${_num(look * 100, 0)}% of the step's ${_num(step.maxSeconds, 0)}s limit`,
+      );
     }
   }
 
@@ -459,6 +442,30 @@ export function sequentialCheck(x: SequentialInput): Check {
         ? `LLR ${_num(llr, 1)} ≤ ${_num(bounds.lower, 1)}`
         : `LLR ${_num(llr, 1)} in (${_num(bounds.lower, 1)}, ${_num(bounds.upper, 1)})`;
   return { name: x.name, kind: 'sequential', verdict, llr, canary, baseline, statistic, threshold };
+}
+
+/** worseThanStable on the step's counts and, when given, the release's. */
+function worseOf(
+  m: Measurement,
+  wide: Measurement | undefined,
+  spec: AnalysisSpec,
+  level: number,
+): Check[] {
+  return [
+    ...worseThanStable(m, spec, 'step', level),
+    ...(wide ? worseThanStable(wide, spec, 'release', level) : []),
+  ];
+}
+
+/** The abort of an undecided step whose canary is measurably worse than stable. */
+function _worseAbort(worse: Check[], checks: Check[], where: string): Decision {
+  return {
+    verdict: 'abort',
+    inconclusive: true,
+    confidence: 1 - Math.min(...worse.map((c) => c.p ?? 1)),
+    checks,
+    summary: `abort ${where}: undecided, and the canary is measurably worse than stable: ${worse.map(_reason).join('; ')}`,
+  };
 }
 
 /**

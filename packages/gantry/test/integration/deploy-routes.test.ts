@@ -7,25 +7,11 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushEchoImage, requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
-import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { pushEchoImage, requireGateway, run } from '../../../../hack/cluster/test/cluster-env.js';
+import type { GatewayEnv } from '../../../../hack/cluster/test/cluster-env.js';
 import { runGantry } from '../gantry-cli.js';
 
-interface GatewayEnv extends ClusterEnv {
-  GANTRY_GATEWAY_URL?: string;
-  GANTRY_GATEWAY?: string;
-}
-function gatewayCluster(): GatewayEnv | string {
-  const c = requireCluster();
-  if (typeof c === 'string') return c;
-  const env = c as GatewayEnv;
-  if (env.GANTRY_GATEWAY_URL && env.GANTRY_GATEWAY) return env;
-  const reason = 'cluster env has no GANTRY_GATEWAY_URL/GANTRY_GATEWAY (gateway not set up)';
-  if (process.env.CI === 'true') throw new Error(reason);
-  return reason;
-}
-
-const cluster = gatewayCluster();
+const cluster = requireGateway();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-routes-${Date.now().toString(36)}`;
 let env: GatewayEnv;
@@ -87,7 +73,7 @@ test(
   { skip },
   async () => {
     const r = runGantry(
-      ['deploy', '-f', spec('fresh', env.GANTRY_GATEWAY!), '--timeout', '2m'],
+      ['deploy', '-f', spec('fresh', env.GANTRY_GATEWAY), '--timeout', '2m'],
       env,
     );
     assert.equal(r.status, 0, r.stderr);
@@ -106,7 +92,7 @@ test('a route the gateway never serves fails the deploy', { skip }, () => {
     [
       'deploy',
       '-f',
-      spec('lost', `${env.GANTRY_GATEWAY!.split('/')[0]}/no-such-gateway`),
+      spec('lost', `${env.GANTRY_GATEWAY.split('/')[0]}/no-such-gateway`),
       '--timeout',
       '2m',
       '--route-timeout',

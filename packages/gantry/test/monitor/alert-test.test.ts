@@ -8,14 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { requireCluster } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 import {
@@ -29,6 +24,8 @@ import type { AlertTestReport } from '../../src/monitor/index.js';
 import { parseSpec } from '../../src/spec/index.js';
 import type { ServiceSpec } from '../../src/spec/index.js';
 import { gantryBin } from '../gantry-cli.js';
+import { startHookServer, startMailbox } from './loopback-receivers.js';
+import type { HookServer, Mailbox } from './loopback-receivers.js';
 import type { CliResult } from '../gantry-cli.js';
 
 interface AmEnv extends ClusterEnv {
@@ -42,12 +39,14 @@ const ns = `gantry-amtest-${id}`;
 
 let env: AmEnv;
 let work: string;
-let smtp: SMTPServer;
-let smtpPort: number;
-let hook: Server;
-let hookPort: number;
-const mails: { subject: string; text: string }[] = [];
-const posts: { path: string; status: string; labels: Record<string, string> }[] = [];
+let smtp: Mailbox;
+let hook: HookServer;
+/** Each alert of each webhook request, with the request's path and status. */
+const posts = () =>
+  hook.posts.flatMap((p) =>
+    p.alerts.map((a) => ({ path: p.path, status: p.status, labels: a.labels })),
+  );
+const mails = () => smtp.mails;
 const applied: ServiceSpec[] = [];
 
 function specText(name: string, receivers: string): string {
@@ -68,15 +67,15 @@ const OK_RECEIVERS = () => `    mail:
       kind: email
       to: [oncall@example.test]
       from: alertmanager@example.test
-      smarthost: 127.0.0.1:${smtpPort}
+      smarthost: 127.0.0.1:${smtp.port}
       requireTLS: false
     hook:
       kind: webhook
-      url: http://127.0.0.1:${hookPort}/ok
+      url: http://127.0.0.1:${hook.port}/ok
 `;
 const BAD_RECEIVERS = () => `    broken:
       kind: webhook
-      url: http://127.0.0.1:${hookPort}/fail
+      url: http://127.0.0.1:${hook.port}/fail
 `;
 
 /** Writes the spec and loads its routing into Alertmanager (the library apply uses). */
@@ -124,37 +123,8 @@ before(
     env = cluster as AmEnv;
     assert.ok(env.GANTRY_ALERTMANAGER_CONFIG, 'cluster env has no GANTRY_ALERTMANAGER_CONFIG');
     work = mkdtempSync(join(tmpdir(), 'gantry-amtest-'));
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData(stream, _session, cb) {
-        simpleParser(stream)
-          .then((m) => {
-            mails.push({ subject: m.subject ?? '', text: m.text ?? '' });
-            cb();
-          })
-          .catch((err: Error) => cb(err));
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    smtpPort = (smtp.server.address() as AddressInfo).port;
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        const p = JSON.parse(body || '{}') as {
-          status?: string;
-          alerts?: { labels: Record<string, string> }[];
-        };
-        for (const a of p.alerts ?? [])
-          posts.push({ path: req.url ?? '', status: p.status ?? '', labels: a.labels });
-        res.statusCode = req.url === '/ok' ? 200 : 500;
-        res.end(req.url === '/ok' ? 'ok' : 'broken on purpose');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    hookPort = (hook.address() as AddressInfo).port;
+    smtp = await startMailbox();
+    hook = await startHookServer((path) => (path === '/ok' ? 200 : 500));
   },
   { timeout: 30_000 },
 );
@@ -171,8 +141,8 @@ after(
     const res = await fetch(`${env.ALERTMANAGER_URL}/api/v2/status`);
     const live = ((await res.json()) as { config: { original: string } }).config.original;
     assert.ok(!live.includes(ns), 'a test subtree is still in the live configuration');
-    await new Promise((r) => smtp.close(() => r(undefined)));
-    await new Promise((r) => hook.close(() => r(undefined)));
+    await smtp.close();
+    await hook.close();
     rmSync(work, { recursive: true, force: true });
   },
   { timeout: 60_000 },
@@ -198,7 +168,7 @@ test(
     const [testId] = report.testIds;
     assert.ok(testId);
     // What the servers got: a firing and a resolved notification each, for this test only.
-    const mine = posts.filter((p) => p.labels.test_id === testId);
+    const mine = posts().filter((p) => p.labels.test_id === testId);
     assert.deepEqual(
       mine.map((p) => [p.path, p.status, p.labels.alertname, p.labels.gantry_test_receiver]),
       [
@@ -207,11 +177,13 @@ test(
       ],
     );
     // The subject holds the group's labels, test_id among them.
-    const myMails = mails.filter((m) => m.subject.includes(testId));
+    const myMails = mails().filter((m) => m.subject.includes(testId));
     assert.deepEqual(
       myMails.map((m) => m.subject.replace(/\s.*$/, '')),
       ['[FIRING:1]', '[RESOLVED]'],
-      mails.map((m) => m.subject).join(' | '),
+      mails()
+        .map((m) => m.subject)
+        .join(' | '),
     );
     assert.ok(myMails.every((m) => /GantryTest .*\bmail\b/.test(m.subject)));
 
@@ -227,7 +199,7 @@ test(
 
 test('alerts test RECEIVER reaches only that receiver', { skip, timeout: 120_000 }, async () => {
   const file = join(work, 'svc-ok.yaml');
-  const mailsBefore = mails.length;
+  const mailsBefore = mails().length;
   const r = await gantry(['-o', 'json', 'alerts', 'test', 'hook', '-f', file, '--wait', '40s']);
   assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
   const report = JSON.parse(r.stdout) as AlertTestReport;
@@ -237,13 +209,15 @@ test('alerts test RECEIVER reaches only that receiver', { skip, timeout: 120_000
   );
   const testId = report.testIds[0]!;
   assert.deepEqual(
-    posts.filter((p) => p.labels.test_id === testId).map((p) => p.status),
+    posts()
+      .filter((p) => p.labels.test_id === testId)
+      .map((p) => p.status),
     ['firing', 'resolved'],
   );
   // The mail receiver would have had both by now (group_wait 1s, group_interval 2s).
   await new Promise((res) => setTimeout(res, 3000));
-  assert.equal(mails.length, mailsBefore, 'the mail receiver got the test alert too');
-  assert.ok(!mails.some((m) => m.subject.includes(testId)));
+  assert.equal(mails().length, mailsBefore, 'the mail receiver got the test alert too');
+  assert.ok(!mails().some((m) => m.subject.includes(testId)));
   // A silence on the service's GantryTest stops it, and says so.
   const sil = await gantry([
     '-o',
@@ -265,7 +239,9 @@ test('alerts test RECEIVER reaches only that receiver', { skip, timeout: 120_000
     assert.equal(h?.result, 'silenced');
     assert.match(h.detail, new RegExp(`silenced by ${silenceId}`));
     assert.ok(
-      !posts.some((p) => p.labels.test_id === (JSON.parse(s.stdout) as AlertTestReport).testIds[0]),
+      !posts().some(
+        (p) => p.labels.test_id === (JSON.parse(s.stdout) as AlertTestReport).testIds[0],
+      ),
     );
   } finally {
     await gantry(['alerts', 'unsilence', silenceId]);
@@ -291,7 +267,7 @@ test(
     assert.match(broken.detail, /failed attempts/);
     const testId = report.testIds[0]!;
     assert.ok(
-      posts.some((p) => p.path === '/fail' && p.labels.test_id === testId),
+      posts().some((p) => p.path === '/fail' && p.labels.test_id === testId),
       'Alertmanager did not try the endpoint',
     );
   },

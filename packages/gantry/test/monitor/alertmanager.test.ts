@@ -8,14 +8,9 @@
 // gets both too. Every subtree is deleted afterwards, so Alertmanager is left as found.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { parse } from 'yaml';
 import { eventually, kubectl, requireCluster } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
@@ -27,6 +22,8 @@ import {
 } from '../../src/monitor/index.js';
 import { parseSpec } from '../../src/spec/index.js';
 import { runGantry } from '../gantry-cli.js';
+import { startHookServer, startMailbox } from './loopback-receivers.js';
+import type { HookServer, Mailbox } from './loopback-receivers.js';
 
 interface AmEnv extends ClusterEnv {
   GANTRY_ALERTMANAGER_CONFIG?: string;
@@ -46,13 +43,11 @@ const SECRETS = [SMTP_PASSWORD, PLATFORM_TOKEN, DING_TOKEN, DING_SECRET];
 
 let env: AmEnv;
 let work: string;
-let smtp: SMTPServer;
-let smtpPort: number;
-let hook: Server;
-let hookPort: number;
-const mails: { subject: string; to: string; text: string }[] = [];
-const authed: string[] = [];
-const posts: { status: string; alerts: { labels: Record<string, string> }[] }[] = [];
+let smtp: Mailbox;
+let hook: HookServer;
+const mails = () => smtp.mails;
+/** What reached the alert platform's URL (with its token in the path). */
+const posts = () => hook.posts.filter((p) => p.path === `/hook/${PLATFORM_TOKEN}`);
 
 function gantry(args: string[]) {
   const r = runGantry(
@@ -62,7 +57,7 @@ function gantry(args: string[]) {
       GANTRY_PROMETHEUS_URL: env.PROMETHEUS_URL,
       GANTRY_ALERT_RELAY_SECRET: `gantry-system/${relaySecret}`,
       TEST_SMTP_PASSWORD: SMTP_PASSWORD,
-      TEST_PLATFORM_URL: `http://127.0.0.1:${hookPort}/hook/${PLATFORM_TOKEN}`,
+      TEST_PLATFORM_URL: `http://127.0.0.1:${hook.port}/hook/${PLATFORM_TOKEN}`,
       TEST_DING_URL: `http://127.0.0.1:9/robot/send?access_token=${DING_TOKEN}`,
       TEST_DING_SECRET: DING_SECRET,
     },
@@ -87,7 +82,7 @@ monitoring:
       kind: email
       to: [oncall@example.test]
       from: alertmanager@example.test
-      smarthost: 127.0.0.1:${smtpPort}
+      smarthost: 127.0.0.1:${smtp.port}
       authUsername: am
       authPassword: { fromEnv: TEST_SMTP_PASSWORD }
       requireTLS: false
@@ -129,40 +124,8 @@ before(
     env = cluster as AmEnv;
     assert.ok(env.GANTRY_ALERTMANAGER_CONFIG, 'cluster env has no GANTRY_ALERTMANAGER_CONFIG');
     work = mkdtempSync(join(tmpdir(), 'gantry-am-'));
-    smtp = new SMTPServer({
-      authMethods: ['PLAIN', 'LOGIN'],
-      allowInsecureAuth: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onAuth(auth, _session, cb) {
-        if (auth.username === 'am' && auth.password === SMTP_PASSWORD) {
-          authed.push(auth.username);
-          cb(null, { user: auth.username });
-        } else cb(new Error('invalid credentials'));
-      },
-      onData(stream, _session, cb) {
-        simpleParser(stream)
-          .then((m) => {
-            const to = Array.isArray(m.to) ? m.to.map((a) => a.text).join(',') : (m.to?.text ?? '');
-            mails.push({ subject: m.subject ?? '', to, text: m.text ?? '' });
-            cb();
-          })
-          .catch((err: Error) => cb(err));
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    smtpPort = (smtp.server.address() as AddressInfo).port;
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        if (req.url === `/hook/${PLATFORM_TOKEN}`)
-          posts.push(JSON.parse(body) as (typeof posts)[0]);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    hookPort = (hook.address() as AddressInfo).port;
+    smtp = await startMailbox({ user: 'am', password: SMTP_PASSWORD });
+    hook = await startHookServer();
   },
   { timeout: 30_000 },
 );
@@ -178,8 +141,8 @@ after(
     kubectl(env, ['-n', 'gantry-system', 'delete', 'secret', relaySecret, '--ignore-not-found']);
     const live = await liveConfig();
     assert.ok(!live.text.includes(ns), 'a test subtree is still in the live configuration');
-    await new Promise((r) => smtp.close(() => r(undefined)));
-    await new Promise((r) => hook.close(() => r(undefined)));
+    await smtp.close();
+    await hook.close();
     rmSync(work, { recursive: true, force: true });
   },
   { timeout: 120_000 },
@@ -295,25 +258,25 @@ test(
     };
     await post(new Date(Date.now() + 600_000));
     const firing = await eventually('a FIRING mail', 30_000, () =>
-      mails.find((m) => /\[FIRING:1\] GantryCPUHigh/.test(m.subject)),
+      mails().find((m) => /\[FIRING:1\] GantryCPUHigh/.test(m.subject)),
     );
     assert.equal(firing.to, 'oncall@example.test');
-    assert.ok(authed.length > 0, 'Alertmanager did not authenticate with the password file');
+    assert.ok(smtp.logins.length > 0, 'Alertmanager did not authenticate with the password file');
     await eventually('a firing webhook post', 30_000, () =>
-      posts.find(
+      posts().find(
         (p) => p.status === 'firing' && p.alerts[0]?.labels.alertname === 'GantryMemoryHigh',
       ),
     );
     assert.ok(
-      !mails.some((m) => m.subject.includes('GantryMemoryHigh')),
+      !mails().some((m) => m.subject.includes('GantryMemoryHigh')),
       'MemoryHigh was routed to the mail receiver too',
     );
     await post(new Date(Date.now() - 500));
     await eventually('a RESOLVED mail', 30_000, () =>
-      mails.find((m) => /\[RESOLVED\] GantryCPUHigh/.test(m.subject)),
+      mails().find((m) => /\[RESOLVED\] GantryCPUHigh/.test(m.subject)),
     );
     await eventually('a resolved webhook post', 30_000, () =>
-      posts.find((p) => p.status === 'resolved'),
+      posts().find((p) => p.status === 'resolved'),
     );
   },
 );

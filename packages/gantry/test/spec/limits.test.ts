@@ -15,21 +15,9 @@ import {
   parseSpec,
   resolveSecretValues,
 } from '../../src/spec/index.js';
+import { MINIMAL, problems } from './problems.js';
 
-const base = `apiVersion: gantry.dev/v1alpha1
-name: users
-image: registry.local/users
-`;
-
-function problems(text: string): string[] {
-  try {
-    parseSpec(text, 'svc.yaml');
-  } catch (err) {
-    assert.ok(err instanceof SpecError, `expected SpecError, got ${String(err)}`);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('spec was accepted');
-}
+const base = MINIMAL;
 
 test('numbers out of range, NaN and infinities get accurate messages', () => {
   assert.deepEqual(problems(base + 'replicas: 1e309\n'), [

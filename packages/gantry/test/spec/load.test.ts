@@ -5,26 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   SpecError,
-  formatProblem,
   parseSpec,
   resolveNotifyTargets,
   withoutInlineWebhooks,
 } from '../../src/spec/index.js';
+import { MINIMAL, problems } from './problems.js';
 
-const base = `apiVersion: gantry.dev/v1alpha1
-name: users
-image: registry.local/users
-`;
-
-function problems(text: string): string[] {
-  try {
-    parseSpec(text, 'svc.yaml');
-  } catch (err) {
-    assert.ok(err instanceof SpecError, `expected SpecError, got ${String(err)}`);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('spec was accepted');
-}
+const base = MINIMAL;
 
 test('a minimal spec gets every default', () => {
   const spec = parseSpec(base);

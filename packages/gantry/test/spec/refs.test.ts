@@ -2,7 +2,8 @@
 // Service to go to; a gateway router has routes. Reported at the field, with its place.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpecError, checkReferences, formatProblem, parseSpec } from '../../src/spec/index.js';
+import { checkReferences, parseSpec } from '../../src/spec/index.js';
+import { problems } from './problems.js';
 
 const base = `apiVersion: gantry.dev/v1alpha1
 name: users
@@ -12,16 +13,6 @@ ports:
   - { name: dns, containerPort: 53, protocol: UDP }
 `;
 const route = (extra = '') => `routes:\n  - hostnames: [a.example]\n    gateway: gw\n${extra}`;
-
-function problems(text: string): string[] {
-  try {
-    parseSpec(text, 'svc.yaml');
-  } catch (err) {
-    assert.ok(err instanceof SpecError, `expected SpecError, got ${String(err)}`);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('spec was accepted');
-}
 
 test('a route port must be a port of the service: name, container port or Service port', () => {
   for (const port of ['http', '8080', '80']) {

@@ -16,10 +16,10 @@ import {
   eventually,
   kubectl,
   pushEchoImage,
-  requireCluster,
+  requireGateway,
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
-import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import type { GatewayEnv } from '../../../../hack/cluster/test/cluster-env.js';
 import { Kube } from '../../src/kube/client.js';
 import { TRACK_LABEL, renderService, trackSelector } from '../../src/render/index.js';
 import type { KubeObject } from '../../src/render/index.js';
@@ -27,21 +27,7 @@ import { parseSpec } from '../../src/spec/index.js';
 import type { ServiceSpec } from '../../src/spec/index.js';
 import { GatewayRouter, ReplicaRouter, canaryName } from '../../src/traffic/index.js';
 
-interface GatewayEnv extends ClusterEnv {
-  GANTRY_GATEWAY_URL?: string;
-  GANTRY_GATEWAY?: string;
-}
-function gatewayCluster(): GatewayEnv | string {
-  const c = requireCluster();
-  if (typeof c === 'string') return c;
-  const env = c as GatewayEnv;
-  if (env.GANTRY_GATEWAY_URL && env.GANTRY_GATEWAY) return env;
-  const reason = 'cluster env has no GANTRY_GATEWAY_URL/GANTRY_GATEWAY (gateway not set up)';
-  if (process.env.CI === 'true') throw new Error(reason);
-  return reason;
-}
-
-const cluster = gatewayCluster();
+const cluster = requireGateway();
 const skip = typeof cluster === 'string' ? cluster : false;
 const ns = `gantry-traffic-${Date.now().toString(36)}`;
 const host = `echo.${ns}.test`;
