@@ -42,9 +42,10 @@ import type {
   RoutingResult,
   RulesTarget,
 } from '../../monitor/index.js';
-import { loadSpecFile, parseDuration } from '../../spec/index.js';
+import { loadSpecFile } from '../../spec/index.js';
 import type { ServiceSpec } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
+import { parseDuration as parseCliDuration } from '../context.js';
 import { parseFormat, printJson, UsageError } from '../output.js';
 
 interface TargetOpts {
@@ -406,13 +407,7 @@ Examples:
         cmd: Command,
       ) => {
         const spec = loadSpecFile(opts.file);
-        let seconds: number;
-        try {
-          seconds = parseDuration(opts.wait);
-        } catch {
-          throw new UsageError(`--wait must be a duration such as 30s or 2m, not "${opts.wait}"`);
-        }
-        if (!(seconds > 0)) throw new UsageError('--wait must be longer than 0');
+        const seconds = positiveSeconds(opts.wait, '--wait');
         const report = await asAlertsError(() =>
           testReceivers(spec, {
             alertmanagerUrl: alertmanagerUrl(opts.alertmanager),
@@ -453,13 +448,7 @@ Example:
         cmd: Command,
       ) => {
         const spec = loadSpecFile(opts.file);
-        let seconds: number;
-        try {
-          seconds = parseDuration(opts.for);
-        } catch {
-          throw new UsageError(`--for must be a duration such as 30m or 1h, not "${opts.for}"`);
-        }
-        if (!(seconds > 0)) throw new UsageError('--for must be longer than 0');
+        const seconds = positiveSeconds(opts.for, '--for');
         const s = await asAlertsError(() =>
           createSilence(alertmanagerUrl(opts.alertmanager), spec, {
             alert,
@@ -652,4 +641,11 @@ function target(spec: ServiceSpec, opts: TargetOpts, cmd: Command): RulesTarget 
     prometheusUrl: prometheusUrl(spec.release.analysis, opts.prometheus),
     ...(text ? { onProgress: (m: string) => process.stderr.write(`  ${m}\n`) } : {}),
   };
+}
+
+/** A duration flag in seconds (a bare number is seconds); it must be longer than 0. */
+function positiveSeconds(v: string, flag: string): number {
+  const seconds = parseCliDuration(v) / 1000;
+  if (!(seconds > 0)) throw new UsageError(`${flag} must be longer than 0`);
+  return seconds;
 }
