@@ -203,6 +203,19 @@ export function renderAlertRules(spec: ServiceSpec): RenderedRules {
     });
   }
 
+  for (const r of m.rules) {
+    rules.push({
+      alert: r.alert,
+      expr: r.expr,
+      ...(r.for > 0 ? { for: promDuration(r.for) } : {}),
+      labels: labels(r.severity),
+      annotations: {
+        summary: r.summary ?? `${who}: ${r.alert}`,
+        ...(r.description ? { description: r.description } : {}),
+      },
+    });
+  }
+
   if (m.slo) {
     if (!scraped) needScrape('monitoring.slo');
     else {

@@ -501,6 +501,24 @@ const monitoringSchema = z
       .record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string())
       .default({})
       .describe('labels on every alert, e.g. team, for Alertmanager routing'),
+    rules: z
+      .array(
+        z.strictObject({
+          alert: z
+            .string()
+            .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { message: 'must be a metric-style name' })
+            .describe('the alert name'),
+          expr: z.string().min(1).describe('PromQL: the alert fires while it returns a series'),
+          for: duration.default(0).describe('how long it must hold before the alert fires'),
+          severity: z.string().min(1).default('warning'),
+          summary: z.string().optional(),
+          description: z.string().optional(),
+        }),
+      )
+      .default([])
+      .describe(
+        "the service's own alerting rules beside gantry's, with its labels (route them with matchers on alertname)",
+      ),
     receivers: z
       .record(receiverName, receiverSchema)
       .default({})
@@ -560,15 +578,16 @@ const monitoringSchema = z
         });
       });
       (r.alerts ?? []).forEach((a, j) => {
-        if (gantryAlertName(a)) return;
+        if (gantryAlertName(a) || m.rules.some((x) => x.alert === a)) return;
         const hint = closest(a, [
           ...GANTRY_ALERT_NAMES,
           ...GANTRY_ALERT_NAMES.map((n) => n.slice(6)),
+          ...m.rules.map((x) => x.alert),
         ]);
         ctx.addIssue({
           code: 'custom',
           path: ['routes', i, 'alerts', j],
-          message: `${quote(a)} is not an alert of gantry's rules${hint ? ` (did you mean "${hint}"?)` : ''}; route other alerts with matchers: ['alertname=${quote(a)}']`,
+          message: `${quote(a)} is not an alert of gantry's rules or monitoring.rules${hint ? ` (did you mean "${hint}"?)` : ''}; route other alerts with matchers: ['alertname=${quote(a)}']`,
         });
       });
     });

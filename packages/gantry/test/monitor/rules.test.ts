@@ -324,3 +324,69 @@ monitoring:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the service's own rules: rendered with its labels, routable by name, fired by Prometheus", () => {
+  const spec = parseSpec(
+    base(`monitoring:
+  rules:
+    - alert: QueueStuck
+      expr: max(queue_oldest_seconds{namespace="shop"}) > 600
+      for: 2m
+      severity: page
+      summary: the queue is stuck
+  receivers: { hook: { kind: webhook, url: 'http://127.0.0.1:1/x' } }
+  routes: [{ alerts: [QueueStuck], receivers: [hook] }]
+`),
+  );
+  const own = alerts(renderAlertRules(spec).file.groups[0]!.rules).find(
+    (r) => r.alert === 'QueueStuck',
+  );
+  assert.deepEqual(own, {
+    alert: 'QueueStuck',
+    expr: 'max(queue_oldest_seconds{namespace="shop"}) > 600',
+    for: '2m',
+    labels: { severity: 'page', namespace: 'shop', service: 'users' },
+    annotations: { summary: 'the queue is stuck' },
+  });
+  // A route naming an alert that is neither gantry's nor the service's own is refused.
+  assert.throws(
+    () => parseSpec(base('monitoring:\n  routes: [{ alerts: [QueueStuk], receivers: [] }]\n')),
+    /"QueueStuk" is not an alert of gantry's rules or monitoring\.rules/,
+  );
+  if (noPromtool) return;
+  const { file } = renderAlertRules(spec);
+  for (const r of alerts(file.groups[0]!.rules)) r.annotations = {};
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-promtool-'));
+  try {
+    writeFileSync(join(dir, 'rules.yml'), stringify(file));
+    writeFileSync(
+      join(dir, 'test.yml'),
+      stringify({
+        rule_files: ['rules.yml'],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [
+              { series: 'queue_oldest_seconds{namespace="shop"}', values: '0+100x20' },
+            ],
+            alert_rule_test: [
+              { eval_time: '6m', alertname: 'QueueStuck', exp_alerts: [] },
+              {
+                eval_time: '10m',
+                alertname: 'QueueStuck',
+                exp_alerts: [
+                  { exp_labels: { severity: 'page', namespace: 'shop', service: 'users' } },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const r = spawnSync('promtool', ['test', 'rules', 'test.yml'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
