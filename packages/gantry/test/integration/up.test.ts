@@ -63,7 +63,7 @@ test(
     assert.match(r.stdout, /user-service is up\./);
     assert.match(r.stdout, /API {10}http:\/\/10\.96\.\d+\.\d+\/api\/users/);
     assert.match(r.stdout, /Prometheus {3}http:\/\/127\.0\.0\.1:9090/);
-    assert.match(r.stdout, /alerts {7}5 rules loaded \(gantry alerts status -f /);
+    assert.match(r.stdout, /alerts {7}6 rules loaded \(gantry alerts status -f /);
     const replicas = run(
       'kubectl',
       ['-n', ns, 'get', 'deployment', 'user-service', '-o', 'jsonpath={.status.readyReplicas}'],
