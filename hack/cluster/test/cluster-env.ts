@@ -165,3 +165,26 @@ export async function eventually<T>(
     await sleep(intervalMs);
   }
 }
+
+/**
+ * A node port no Service of the cluster holds, from 32100-32699 (a range the differential
+ * test's generator keeps clear of), for a test's own NodePort Service.
+ */
+export function freeNodePort(env: ClusterEnv): number {
+  const used = new Set(
+    kubectl(env, [
+      'get',
+      'services',
+      '-A',
+      '-o',
+      'jsonpath={range .items[*]}{range .spec.ports[*]}{.nodePort}{"\\n"}{end}{end}',
+    ])
+      .split('\n')
+      .filter(Boolean)
+      .map(Number),
+  );
+  for (;;) {
+    const p = 32100 + Math.floor(Math.random() * 600);
+    if (!used.has(p)) return p;
+  }
+}

@@ -9,20 +9,21 @@
 // ($GANTRY_NODE_IP) on an ephemeral port.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   eventually,
+  freeNodePort,
   kubectl,
   requireCluster,
   run,
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 import { runGantry } from '../gantry-cli.js';
+import { startWeComStandIn } from '../monitor/loopback-receivers.js';
+import type { WeComStandIn } from '../monitor/loopback-receivers.js';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const cluster = requireCluster();
@@ -31,62 +32,14 @@ const env = cluster as ClusterEnv;
 const ns = `relay-it-${Date.now().toString(36)}`;
 const work = mkdtempSync(join(tmpdir(), 'gantry-relay-'));
 
-/** What the WeCom stand-in received: the robot key and the message text. */
-const received: { key: string; text: string }[] = [];
-let standIn: Server | undefined;
-let standInUrl = '';
+let standIn: WeComStandIn | undefined;
 let nodePort = 0;
-
-/** A node port no Service holds (and not one the differential test's generator uses). */
-function freeNodePort(): number {
-  const used = new Set(
-    kubectl(env, [
-      'get',
-      'services',
-      '-A',
-      '-o',
-      'jsonpath={range .items[*]}{range .spec.ports[*]}{.nodePort}{"\\n"}{end}{end}',
-    ])
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  );
-  for (;;) {
-    const p = 32100 + Math.floor(Math.random() * 600);
-    if (!used.has(p)) return p;
-  }
-}
 
 before(async () => {
   if (skip) return;
-  nodePort = freeNodePort();
-  // A WeCom group robot as the relay sees it: POST /cgi-bin/webhook/send?key=KEY, JSON
-  // {msgtype, markdown|text}, answered {"errcode":0}; an unknown key gets errcode 93000.
-  standIn = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const key = url.searchParams.get('key') ?? '';
-      let text = '';
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          markdown?: { content?: string };
-          text?: { content?: string };
-        };
-        text = body.markdown?.content ?? body.text?.content ?? '';
-      } catch {
-        /* recorded with no text */
-      }
-      const ok = req.method === 'POST' && url.pathname === '/cgi-bin/webhook/send';
-      if (ok && ['first-key', 'second-key'].includes(key)) received.push({ key, text });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(ok ? { errcode: 0, errmsg: 'ok' } : { errcode: 93000 }));
-    });
-  });
-  await new Promise<void>((resolve) => standIn!.listen(0, env.GANTRY_NODE_IP, resolve));
-  const addr = standIn.address() as { port: number };
-  standInUrl = `http://${env.GANTRY_NODE_IP}:${addr.port}`;
+  nodePort = freeNodePort(env);
+  assert.ok(env.GANTRY_NODE_IP, 'cluster env has no GANTRY_NODE_IP');
+  standIn = await startWeComStandIn(env.GANTRY_NODE_IP, ['first-key', 'second-key']);
 });
 
 after(async () => {
@@ -94,7 +47,7 @@ after(async () => {
     runGantry(['alerts', 'delete', '-f', join(work, 'gantry.yaml')], env);
     run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
   }
-  await new Promise<void>((resolve) => (standIn ? standIn.close(() => resolve()) : resolve()));
+  await standIn?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -103,7 +56,7 @@ function channels(keys: string[]): string {
   for (const key of keys) {
     receivers[`${ns}.svc.${key.replace('-key', '')}`] = {
       language: 'en',
-      channels: [{ kind: 'wecom', url: `${standInUrl}/cgi-bin/webhook/send?key=${key}` }],
+      channels: [{ kind: 'wecom', url: `${standIn!.url}/cgi-bin/webhook/send?key=${key}` }],
     };
   }
   return JSON.stringify(receivers);
@@ -173,7 +126,7 @@ async function deliver(receiverKey: string, alertname: string, key: string): Pro
     2000,
   );
   const got = await eventually(`the stand-in receives ${alertname} for ${key}`, 60_000, () =>
-    received.find((r) => r.key === key && r.text.includes(alertname)),
+    standIn!.received.find((r) => r.key === key && r.text.includes(alertname)),
   );
   return got.text;
 }

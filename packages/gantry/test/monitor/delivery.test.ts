@@ -14,8 +14,6 @@
 // would wait for the kubelet's next sync of the volume).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import {
   eventually,
+  freeNodePort,
   kubectl,
   pushEchoImage,
   requireCluster,
@@ -33,6 +32,8 @@ import { Load, once } from '../../../../hack/cluster/test/load.js';
 import { hasSubtree } from '../../src/monitor/index.js';
 import { runGantry } from '../gantry-cli.js';
 import type { CliResult } from '../gantry-cli.js';
+import { startWeComStandIn } from './loopback-receivers.js';
+import type { WeComStandIn } from './loopback-receivers.js';
 
 interface DeliveryEnv extends ClusterEnv {
   GANTRY_ALERTMANAGER_CONFIG?: string;
@@ -55,12 +56,9 @@ let env: DeliveryEnv;
 let work = '';
 let image = '';
 let nodePort = 0;
-let standIn: Server | undefined;
+let standIn: WeComStandIn | undefined;
 let standInUrl = '';
 let amBefore = '';
-
-/** Every POST the WeCom stand-in got: the robot key in its URL and the message text. */
-const received: { key: string; text: string }[] = [];
 
 function gantry(args: string[], timeoutMs = 120_000): CliResult {
   return runGantry(
@@ -72,26 +70,6 @@ function gantry(args: string[], timeoutMs = 120_000): CliResult {
     },
     timeoutMs,
   );
-}
-
-/** A node port no Service holds (as the relay integration test picks one). */
-function freeNodePort(): number {
-  const used = new Set(
-    kubectl(env, [
-      'get',
-      'services',
-      '-A',
-      '-o',
-      'jsonpath={range .items[*]}{range .spec.ports[*]}{.nodePort}{"\\n"}{end}{end}',
-    ])
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  );
-  for (;;) {
-    const p = 32100 + Math.floor(Math.random() * 600);
-    if (!used.has(p)) return p;
-  }
 }
 
 const echoSpec = () => join(work, 'echo.yaml');
@@ -161,7 +139,7 @@ async function liveConfig(): Promise<{ text: string; doc: unknown }> {
 }
 
 /** The first message the stand-in got that matches, if any. */
-const message = (re: RegExp) => received.find((r) => re.test(r.text));
+const message = (re: RegExp) => standIn!.received.find((r) => re.test(r.text));
 
 before(
   async () => {
@@ -173,35 +151,9 @@ before(
     work = mkdtempSync(join(tmpdir(), 'gantry-delivery-'));
     amBefore = (await liveConfig()).text;
     assert.ok(!amBefore.includes(ns));
-    nodePort = freeNodePort();
-    // A WeCom group robot as the relay sees it: POST /cgi-bin/webhook/send?key=KEY, JSON
-    // {msgtype, markdown|text}, answered {"errcode":0}; an unknown key gets errcode 93000.
-    standIn = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://x');
-        const key = url.searchParams.get('key') ?? '';
-        let text = '';
-        try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-            markdown?: { content?: string };
-            text?: { content?: string };
-          };
-          text = body.markdown?.content ?? body.text?.content ?? '';
-        } catch {
-          /* recorded with no text */
-        }
-        const ok = req.method === 'POST' && url.pathname === '/cgi-bin/webhook/send';
-        if (ok) received.push({ key, text });
-        res.setHeader('content-type', 'application/json');
-        res.end(
-          JSON.stringify(ok && key === KEY ? { errcode: 0, errmsg: 'ok' } : { errcode: 93000 }),
-        );
-      });
-    });
-    await new Promise<void>((resolve) => standIn!.listen(0, env.GANTRY_NODE_IP, resolve));
-    standInUrl = `http://${env.GANTRY_NODE_IP}:${(standIn.address() as { port: number }).port}`;
+    nodePort = freeNodePort(env);
+    standIn = await startWeComStandIn(env.GANTRY_NODE_IP, [KEY]);
+    standInUrl = standIn.url;
     image = pushEchoImage(env, 'gantry-delivery/echo', '1');
     writeEchoSpec();
     writeRelaySpec();
@@ -228,7 +180,7 @@ after(
       assert.ok(!live.text.includes(ns), 'a test receiver is still in the live configuration');
       assert.equal(live.text, amBefore, 'Alertmanager is not left as found');
     }
-    await new Promise<void>((resolve) => (standIn ? standIn.close(() => resolve()) : resolve()));
+    await standIn?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   },
   { timeout: 120_000 },
@@ -321,10 +273,13 @@ test(
     t.diagnostic(resolved.text);
     assert.equal(resolved.key, KEY);
     assert.match(resolved.text, new RegExp(`Service: ${name} · Namespace: ${ns}`));
-    assert.ok(received.indexOf(resolved) > received.indexOf(firing), 'resolved came before firing');
     assert.ok(
-      received.every((r) => r.key === KEY),
-      `keys seen: ${received.map((r) => r.key).join(',')}`,
+      standIn!.received.indexOf(resolved) > standIn!.received.indexOf(firing),
+      'resolved came before firing',
+    );
+    assert.ok(
+      standIn!.received.every((r) => r.key === KEY),
+      `keys seen: ${standIn!.received.map((r) => r.key).join(',')}`,
     );
   },
 );

@@ -94,3 +94,61 @@ export async function startHookServer(
     close: () => new Promise((r) => server.close(() => r())),
   };
 }
+
+/** One message a WeCom stand-in received: the robot key and the message text. */
+export interface WeComMessage {
+  key: string;
+  text: string;
+}
+
+export interface WeComStandIn {
+  /** http://HOST:PORT, the base of the robot URLs. */
+  url: string;
+  received: WeComMessage[];
+  close(): Promise<void>;
+}
+
+/**
+ * A WeCom group robot as the relay sees it, on `host` (the node address, so pods reach it):
+ * POST /cgi-bin/webhook/send?key=KEY with JSON {msgtype, markdown|text}, answered
+ * {"errcode":0} for the given keys and errcode 93000 for any other. Every POST to that
+ * path is recorded.
+ */
+export async function startWeComStandIn(
+  host: string,
+  keys: readonly string[],
+): Promise<WeComStandIn> {
+  const received: WeComMessage[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const key = url.searchParams.get('key') ?? '';
+      let text = '';
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          markdown?: { content?: string };
+          text?: { content?: string };
+        };
+        text = body.markdown?.content ?? body.text?.content ?? '';
+      } catch {
+        /* recorded with no text */
+      }
+      const ok = req.method === 'POST' && url.pathname === '/cgi-bin/webhook/send';
+      if (ok) received.push({ key, text });
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify(
+          ok && keys.includes(key) ? { errcode: 0, errmsg: 'ok' } : { errcode: 93000 },
+        ),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  return {
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    received,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
