@@ -13,6 +13,7 @@ import {
   deepBracketOffset,
   formatSize,
 } from './limits.js';
+import { keyOffset, valueOffset } from './positions.js';
 import { checkReferences } from './refs.js';
 import { serviceSpecSchema } from './schema.js';
 import { k8sRuleProblems } from '../validate/k8s-rules.js';
@@ -577,26 +578,6 @@ function expectedName(expected: string | undefined, schema: AnySchema | undefine
     default:
       return type ?? 'another value';
   }
-}
-
-/** Offset of the value at `path`, or of its nearest existing ancestor. */
-function valueOffset(doc: Document, path: readonly PropertyKey[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as YamlNode | undefined;
-    if (node?.range) return node.range[0];
-  }
-  return undefined;
-}
-
-/** Offset of the key `key` inside the mapping at `path`. */
-function keyOffset(doc: Document, path: readonly PropertyKey[], key: string): number | undefined {
-  const map = path.length ? doc.getIn(path, true) : doc.contents;
-  if (isMap(map)) {
-    for (const pair of map.items) {
-      if (isScalar(pair.key) && pair.key.value === key) return pair.key.range?.[0];
-    }
-  }
-  return valueOffset(doc, path);
 }
 
 /** The field names the schema allows for the object at `path`. */

@@ -2,9 +2,9 @@
 // validate, the deploy pre-check) still report file:line:col at the spec's own
 // field. spec/load.ts records the YAML document of every spec it returns; a
 // spec built in code has no source, and its problems name the field only.
-import { isMap, isScalar } from 'yaml';
-import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { fieldPath } from '../spec/errors.js';
+import { keyOffset, valueOffset } from '../spec/positions.js';
 import type { SpecProblem } from '../spec/errors.js';
 
 export interface SpecSource {
@@ -55,32 +55,12 @@ export function locateProblems(
 }
 
 function position(src: SpecSource, p: FieldProblem): { line: number; column: number } | undefined {
-  const offset = (p.atKey ? keyOffset(src.doc, p.path) : undefined) ?? valueOffset(src.doc, p.path);
+  const last = p.path[p.path.length - 1];
+  const offset =
+    p.atKey && last !== undefined
+      ? keyOffset(src.doc, p.path.slice(0, -1), last)
+      : valueOffset(src.doc, p.path);
   if (offset === undefined) return undefined;
   const lc = src.lines.linePos(offset);
   return { line: lc.line, column: lc.col };
-}
-
-/** Offset of the value at `path`, or of its nearest ancestor written in the file. */
-function valueOffset(doc: Document, path: readonly (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = (n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)) as
-      YamlNode | null | undefined;
-    if (node?.range) return node.range[0];
-  }
-  return undefined;
-}
-
-/** Offset of the last key of `path` in its mapping. */
-function keyOffset(doc: Document, path: readonly (string | number)[]): number | undefined {
-  if (path.length === 0) return undefined;
-  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
-  const key = path[path.length - 1];
-  if (!isMap(parent)) return undefined;
-  for (const pair of parent.items) {
-    if (isScalar(pair.key) && String(pair.key.value) === String(key)) {
-      return pair.key.range?.[0];
-    }
-  }
-  return undefined;
 }
