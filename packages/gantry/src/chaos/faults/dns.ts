@@ -1,0 +1,3 @@
+import type { FaultDefinition } from '../fault.js';
+
+export const dnsFaults: FaultDefinition[] = [];
