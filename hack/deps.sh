@@ -4,7 +4,9 @@
 set -euo pipefail
 want=(postgresql containerd runc containernetworking-plugins prometheus
   prometheus-alertmanager docker-registry iptables conntrack socat openssl curl iproute2 wrk
-  apache2-utils bc mtail)
+  apache2-utils bc mtail
+  zsh fish # shell completion tests drive the real shells
+  stress-ng fio ipset dnsmasq util-linux) # chaos helper image: copied from the host with their libraries
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

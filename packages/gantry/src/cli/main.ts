@@ -5,6 +5,7 @@ import { excerpt } from '../spec/errors.js';
 import { registerChartCommands } from './commands/chart.js';
 import { registerAlertCommands } from './commands/alerts.js';
 import { registerChaosCommands } from './commands/chaos.js';
+import { registerCompletionCommands } from './commands/completion.js';
 import { registerProgressiveCommands } from './commands/progressive.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
@@ -50,6 +51,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
   const shipExits = registerShipCommands(program);
   const chaosExits = registerChaosCommands(program);
   registerCodegenCommands(program);
+  registerCompletionCommands(program);
   program.hook('postAction', () => {
     exitCodes.push(
       ...alertExits,
@@ -72,6 +74,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     writeErr: (s) => process.stderr.write(s),
   });
   try {
+    if (argv[0] === '__complete') {
+      // What <Tab> offers after the words typed so far (the shell scripts of `gantry completion`).
+      const { complete, formatCompletion } = await import('./completion.js');
+      process.stdout.write(formatCompletion(await complete(program, argv.slice(1))));
+      return ExitCode.Ok;
+    }
     if (argv.length === 0) {
       program.outputHelp();
       return ExitCode.Ok;

@@ -266,41 +266,45 @@ async function printEndpoints(
     kind: 'Service',
     metadata: { name: spec.name, namespace: spec.namespace },
   });
-  const ip = svc?.spec?.clusterIP;
-  const port = svc?.spec?.ports?.[0]?.port ?? 80;
-  const base = ip ? `http://${ip}${port === 80 ? '' : `:${port}`}` : undefined;
+  // Where a person on this machine reaches the service first (the gateway, a node port on
+  // loopback); the Service's own address is for pods, so it is labelled as in-cluster.
   const lines = [`${spec.name} is up.`];
-  if (base) {
-    lines.push(`  service      ${base}/`);
+  const svcPort = svc?.spec?.ports?.[0]?.port ?? 80;
+  const portSuffix = svcPort === 80 ? '' : `:${svcPort}`;
+  const host = spec.routes[0]?.hostnames[0];
+  const gateway = process.env.GANTRY_GATEWAY_URL;
+  if (host && gateway) {
+    lines.push(`  via gateway  curl -H 'Host: ${host}' ${gateway}/`);
+  }
+  // A node port the spec fixes is the address it is given for (the host reaches it; the
+  // local cluster, whose env names its node address, serves node ports on loopback too).
+  const nodePort = spec.ports[0]!.nodePort && svc?.spec?.ports?.[0]?.nodePort;
+  if (nodePort) {
+    const onHost = local || process.env.GANTRY_NODE_IP !== undefined;
+    lines.push(
+      `  node port    ${onHost ? `http://127.0.0.1:${nodePort}/` : `${nodePort} on every node`}`,
+    );
+  }
+  const ip = svc?.spec?.clusterIP;
+  if (ip && ip !== 'None') {
+    lines.push(
+      `  in cluster   http://${spec.name}.${spec.namespace}.svc${portSuffix}/ (Service IP ${ip})`,
+    );
+    const paths: string[] = [];
     const ready = spec.probes.readiness?.path;
-    if (ready) lines.push(`  readiness    ${base}${ready}`);
-    // A node port the spec fixes is the address it is given for (the host reaches it; the
-    // local cluster, whose env names its node address, serves node ports on loopback too).
-    const nodePort = spec.ports[0]!.nodePort && svc?.spec?.ports?.[0]?.nodePort;
-    if (nodePort) {
-      const onHost = local || process.env.GANTRY_NODE_IP !== undefined;
-      lines.push(
-        `  node port    ${onHost ? `http://127.0.0.1:${nodePort}/` : `${nodePort} on every node`}`,
-      );
-    }
-    if (spec.metrics) lines.push(`  metrics      ${base}${spec.metrics.path}`);
+    if (ready) paths.push(`readiness ${ready}`);
+    if (spec.metrics) paths.push(`metrics ${spec.metrics.path}`);
     // Services that publish an OpenAPI document usually serve their docs beside it.
     const openapi = await kube
       .serviceGet(spec.namespace, spec.name, spec.ports[0]!.name, '/openapi.json')
       .then((text) => JSON.parse(text) as { paths?: Record<string, unknown> })
       .catch(() => undefined);
     if (openapi?.paths) {
-      lines.push(
-        `  OpenAPI      ${base}/openapi.json (${Object.keys(openapi.paths).length} paths)`,
-      );
-      lines.push(`  docs         ${base}/docs (if the service serves Swagger UI there)`);
+      paths.push(`OpenAPI /openapi.json (${Object.keys(openapi.paths).length} paths)`);
       const api = Object.keys(openapi.paths).find((p) => p.startsWith('/api/'));
-      if (api) lines.push(`  API          ${base}${api}`);
+      if (api) paths.push(`API ${api}`);
     }
-  }
-  const host = spec.routes[0]?.hostnames[0];
-  if (host && process.env.GANTRY_GATEWAY_URL) {
-    lines.push(`  via gateway  curl -H 'Host: ${host}' ${process.env.GANTRY_GATEWAY_URL}/`);
+    if (paths.length > 0) lines.push(`  paths        ${paths.join(' · ')}`);
   }
   if (local || process.env.PROMETHEUS_URL) {
     lines.push(

@@ -1,0 +1,164 @@
+// Shell completion: what `gantry __complete` offers for the words typed so far, and the
+// bash, zsh and fish scripts of `gantry completion` driven through the real shells.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildProgram } from '../../src/cli/main.js';
+import { complete } from '../../src/cli/completion.js';
+import type { Provider } from '../../src/cli/completion.js';
+import { Kube } from '../../src/kube/client.js';
+import { ReleaseStore } from '../../src/release/store.js';
+import { kubectl, requireCluster } from '../../../../hack/cluster/test/cluster-env.js';
+import { gantryBin } from '../gantry-cli.js';
+
+const userSpec = fileURLToPath(
+  new URL('../../../../deploy/user-service/gantry.yaml', import.meta.url),
+);
+const values = async (words: string[], providers?: Record<string, Provider>) => {
+  const c = await complete(buildProgram(), words, providers);
+  return { values: c.candidates.map((x) => x.value), directive: c.directive };
+};
+
+test('commands, subcommands and flags complete from the command tree', async () => {
+  assert.deepEqual((await values(['rel'])).values, ['release']);
+  assert.deepEqual((await values(['release', 'p'])).values, ['pause', 'promote']);
+  const flags = (await values(['deploy', '--t'])).values;
+  assert.deepEqual(flags, ['--timeout']);
+  const all = (await values(['deploy', '-'])).values;
+  for (const f of ['-f', '--file', '--image', '-o', '--kubeconfig', '--help'])
+    assert.ok(all.includes(f), f);
+  assert.ok(!all.includes('--version'), '--version is the program flag only');
+  // After a positional argument no subcommand is offered.
+  assert.deepEqual((await values(['version', 'bump', 'minor', ''])).values, []);
+});
+
+test('values: fixed lists, files and directories, --flag=value in one word', async () => {
+  assert.deepEqual(await values(['-o', '']), { values: ['text', 'json'], directive: 'none' });
+  assert.deepEqual((await values(['--output=j'])).values, ['--output=json']);
+  assert.deepEqual((await values(['alerts', 'render', '--format', 'o'])).values, ['operator']);
+  assert.deepEqual((await values(['version', 'bump', ''])).values, ['major', 'minor', 'patch']);
+  assert.equal((await values(['deploy', '-f', 'dep'])).directive, 'files');
+  assert.equal((await values(['chart', '--out', ''])).directive, 'dirs');
+  // A value already given is not taken for a subcommand or an argument.
+  assert.deepEqual((await values(['-o', 'json', 'rel'])).values, ['release']);
+});
+
+test('spec values: receivers and alert names of the spec given with -f', async () => {
+  const r = await values(['alerts', 'test', '-f', userSpec, '']);
+  assert.ok(r.values.includes('team-dingtalk'), r.values.join(','));
+  const a = await values(['alerts', 'silence', `--file=${userSpec}`, 'GantryE']);
+  assert.deepEqual(a.values.sort(), ['GantryErrorLogsHigh', 'GantryErrorRateHigh']);
+  // No spec file: nothing, and no error.
+  assert.deepEqual((await values(['alerts', 'test', '-f', '/nonexistent.yaml', ''])).values, []);
+});
+
+test('a provider that hangs is cut off: <Tab> stays fast', async () => {
+  const never: Provider = () => new Promise(() => undefined);
+  const t0 = Date.now();
+  const r = await values(['rollback', ''], { 'rollback:revision': never });
+  assert.deepEqual(r.values, []);
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+});
+
+test('rollback revisions come from the release records in the cluster', async (t) => {
+  const env = requireCluster();
+  if (typeof env === 'string') return t.skip(env);
+  const ns = `complete-${Date.now().toString(36)}`;
+  kubectl(env, ['create', 'namespace', ns]);
+  t.after(() => kubectl(env, ['delete', 'namespace', ns, '--wait=false']));
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-complete-'));
+  const spec = join(dir, 'gantry.yaml');
+  writeFileSync(
+    spec,
+    `name: shop\nnamespace: ${ns}\nimage: 127.0.0.1:5000/shop:1.0.0\nports: [{name: http, port: 8080}]\n`,
+  );
+  const store = new ReleaseStore(Kube.load({ kubeconfig: env.KUBECONFIG }), ns, 'shop');
+  for (const revision of [1, 2, 3]) {
+    await store.save({
+      service: 'shop',
+      namespace: ns,
+      revision,
+      status: revision === 3 ? 'deployed' : 'superseded',
+      specDigest: 'x',
+      image: `127.0.0.1:5000/shop:1.0.${revision}`,
+      objects: [],
+      secretHashes: {},
+      actor: 'test',
+      startedAt: new Date().toISOString(),
+    });
+  }
+  process.env.KUBECONFIG = env.KUBECONFIG;
+  const r = await complete(buildProgram(), ['rollback', '-f', spec, '']);
+  assert.deepEqual(
+    r.candidates.map((c) => c.value),
+    ['3', '2', '1'],
+  );
+  assert.match(r.candidates[0]!.description ?? '', /deployed 127\.0\.0\.1:5000\/shop:1\.0\.3/);
+});
+
+// The scripts run `gantry`, as a user's shell would; a wrapper on PATH starts this checkout.
+function shellEnv(): NodeJS.ProcessEnv {
+  const bin = mkdtempSync(join(tmpdir(), 'gantry-bin-'));
+  writeFileSync(join(bin, 'gantry'), `#!/bin/sh\nexec "${process.execPath}" "${gantryBin}" "$@"\n`);
+  chmodSync(join(bin, 'gantry'), 0o755);
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+}
+
+function shell(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 30_000 });
+  if (r.error) return undefined;
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+test('bash: the script completes through bash itself', (t) => {
+  const env = shellEnv();
+  const out = shell(
+    'bash',
+    [
+      '-c',
+      `source <(gantry completion bash)
+t() { COMP_LINE="$1"; COMP_POINT=\${#COMP_LINE}; read -ra COMP_WORDS <<<"$COMP_LINE"
+  [[ $COMP_LINE == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1))
+  _gantry_complete; echo "\${COMPREPLY[*]}"; }
+t "gantry release st"; t "gantry -o "; t "gantry deploy -f ${join(userSpec, '..', 'gantry.y')}"`,
+    ],
+    env,
+  );
+  if (out === undefined) return t.skip('bash not installed');
+  const [first, second, third] = out.trim().split('\n');
+  assert.equal(first, 'start status');
+  assert.equal(second, 'text json');
+  assert.match(third ?? '', /gantry\.yaml$/);
+});
+
+test('fish: the script completes through fish itself', (t) => {
+  const out = shell(
+    'fish',
+    ['-c', 'gantry completion fish | source; complete -C "gantry release p"'],
+    shellEnv(),
+  );
+  if (out === undefined) return t.skip('fish not installed (hack/deps.sh installs it)');
+  assert.match(out, /^pause\t/m);
+  assert.match(out, /^promote\t/m);
+});
+
+test('zsh: the script hands candidates with descriptions to _describe', (t) => {
+  const out = shell(
+    'zsh',
+    [
+      '-c',
+      `compdef() {}; _describe() { print -rl -- "\${(@P)2}"; }; _files() { print FILES "$@"; }
+source <(gantry completion zsh)
+words=(gantry version bump m); CURRENT=4; _gantry
+words=(gantry deploy -f ""); CURRENT=4; _gantry`,
+    ],
+    shellEnv(),
+  );
+  if (out === undefined) return t.skip('zsh not installed (hack/deps.sh installs it)');
+  assert.deepEqual(out.trim().split('\n'), ['major', 'minor', 'FILES']);
+});
