@@ -43,7 +43,8 @@ const FIXED: Record<string, string[]> = {
 const FILE_OPTIONS = new Set(['file', 'kubeconfig', 'relay-secret', 'alertmanager-config']);
 const DIR_OPTIONS = new Set(['dir', 'out', 'rules-dir', 'report']);
 
-const PROVIDER_TIMEOUT_MS = 1500;
+/** How long a value from the cluster may take; $GANTRY_COMPLETION_TIMEOUT_MS for slow links. */
+const providerTimeoutMs = () => Number(process.env.GANTRY_COMPLETION_TIMEOUT_MS) || 2000;
 
 export async function complete(
   program: Command,
@@ -151,7 +152,7 @@ async function valueCompletion(
   if (DIR_OPTIONS.has(name)) return { candidates: [], directive: 'dirs' };
   const provider = providers[`${cmdPath}:${name}`] ?? providers[`*:${name}`];
   if (!provider) return { candidates: [], directive: 'none' };
-  const found = await withTimeout(provider(ctx), PROVIDER_TIMEOUT_MS).catch(() => []);
+  const found = await withTimeout(provider(ctx), providerTimeoutMs()).catch(() => []);
   return { candidates: filter(found), directive: 'none' };
 }
 

@@ -17,6 +17,8 @@ export const ExitCode = {
   Locked: 5,
   /** The cluster could not be reached or refused the request. */
   ClusterError: 6,
+  /** gantry diff: the deploy would change something (0 means it would change nothing). */
+  Changes: 7,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

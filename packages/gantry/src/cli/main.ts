@@ -6,6 +6,7 @@ import { registerChartCommands } from './commands/chart.js';
 import { registerAlertCommands } from './commands/alerts.js';
 import { registerChaosCommands } from './commands/chaos.js';
 import { registerCompletionCommands } from './commands/completion.js';
+import { registerDiffCommands } from './commands/diff.js';
 import { registerProgressiveCommands } from './commands/progressive.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerCodegenCommands, registerShipCommands } from './commands/ship.js';
@@ -29,6 +30,7 @@ Exit codes:
      or a progressive release was aborted (all traffic is back on stable)
   5  locked: another gantry is working on this service
   6  the cluster refused the request or could not be reached
+  7  gantry diff: the deploy would change something
 `;
 
 /** Builds the command tree. Exposed for tests, which parse without exiting. */
@@ -47,6 +49,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
   const alertExits = registerAlertCommands(program);
   registerVersionCommands(program);
   const releaseExits = registerReleaseCommands(program);
+  const diffExits = registerDiffCommands(program);
   const progressiveExits = registerProgressiveCommands(program);
   const shipExits = registerShipCommands(program);
   const chaosExits = registerChaosCommands(program);
@@ -56,6 +59,7 @@ export function buildProgram(exitCodes: number[] = []): Command {
     exitCodes.push(
       ...alertExits,
       ...releaseExits,
+      ...diffExits,
       ...progressiveExits,
       ...shipExits,
       ...chaosExits,

@@ -13,7 +13,7 @@ import type { Provider } from '../../src/cli/completion.js';
 import { Kube } from '../../src/kube/client.js';
 import { ReleaseStore } from '../../src/release/store.js';
 import { kubectl, requireCluster } from '../../../../hack/cluster/test/cluster-env.js';
-import { gantryBin } from '../gantry-cli.js';
+import { gantryBin, runGantry } from '../gantry-cli.js';
 
 const userSpec = fileURLToPath(
   new URL('../../../../deploy/user-service/gantry.yaml', import.meta.url),
@@ -74,7 +74,7 @@ test('rollback revisions come from the release records in the cluster', async (t
   const spec = join(dir, 'gantry.yaml');
   writeFileSync(
     spec,
-    `name: shop\nnamespace: ${ns}\nimage: 127.0.0.1:5000/shop:1.0.0\nports: [{name: http, port: 8080}]\n`,
+    `apiVersion: gantry.dev/v1alpha1\nname: shop\nnamespace: ${ns}\nimage: 127.0.0.1:5000/shop:1.0.0\nports: [{name: http, containerPort: 8080}]\n`,
   );
   const store = new ReleaseStore(Kube.load({ kubeconfig: env.KUBECONFIG }), ns, 'shop');
   for (const revision of [1, 2, 3]) {
@@ -91,13 +91,20 @@ test('rollback revisions come from the release records in the cluster', async (t
       startedAt: new Date().toISOString(),
     });
   }
-  process.env.KUBECONFIG = env.KUBECONFIG;
-  const r = await complete(buildProgram(), ['rollback', '-f', spec, '']);
-  assert.deepEqual(
-    r.candidates.map((c) => c.value),
-    ['3', '2', '1'],
+  // Through the CLI, as the shell asks it.
+  const r = runGantry(
+    ['__complete', 'rollback', '-f', spec, ''],
+    // This test is about where the values come from, not the cut-off (tested above).
+    { ...env, GANTRY_COMPLETION_TIMEOUT_MS: '20000' },
+    30_000,
   );
-  assert.match(r.candidates[0]!.description ?? '', /deployed 127\.0\.0\.1:5000\/shop:1\.0\.3/);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.deepEqual(
+    lines.map((l) => l.split('\t')[0]),
+    ['3', '2', '1', ':none'],
+  );
+  assert.match(lines[0]!, /\tdeployed 127\.0\.0\.1:5000\/shop:1\.0\.3/);
 });
 
 // The scripts run `gantry`, as a user's shell would; a wrapper on PATH starts this checkout.

@@ -115,7 +115,7 @@ export function registerCompletionCommands(program: Command): void {
 Completes commands, flags, spec file paths (-f), output formats, revisions for
 rollback (from the cluster), receivers and alert names (from the spec), silence IDs
 (from Alertmanager) and kubeconfig contexts. Values from the cluster are asked for
-with a short time limit, so an unreachable cluster never makes <Tab> hang.
+with a 2 s limit, so an unreachable cluster never makes <Tab> hang.
 
 Examples:
   source <(gantry completion bash)
