@@ -7,7 +7,7 @@
 #   reach it; `npm test` has its own instance and never touches this one), and ships
 #   with `gantry up` the alert relay (deploy/alert-relay: gantry-system, node port 30093,
 #   where the host's Alertmanager sends relay-bound alerts), then user-service, whose
-#   alerts then have somewhere to go.
+#   alerts then have somewhere to go, then the seed's Go service (deploy/hello-go).
 #   With KUBECONFIG set: ships to that cluster. Set USER_SERVICE_DATABASE_URL to its
 #   database (default: an in-memory SQLite per pod, fine for a look around) and make sure
 #   the cluster can pull from the registry in deploy/user-service/gantry.yaml.
@@ -37,4 +37,5 @@ else
 fi
 
 echo "== gantry up"
-exec node packages/gantry/bin/gantry.js up "${specs[@]}" -f deploy/user-service/gantry.yaml "$@"
+exec node packages/gantry/bin/gantry.js up "${specs[@]}" -f deploy/user-service/gantry.yaml \
+  -f deploy/hello-go/gantry.yaml "$@"

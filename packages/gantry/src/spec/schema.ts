@@ -607,6 +607,17 @@ export const serviceSpecSchema = z
     name: dnsLabel.describe('service name; names every rendered object'),
     namespace: dnsLabel.default('default'),
     labels: z.record(z.string(), z.string()).default({}).describe('extra labels on every object'),
+    dependsOn: z
+      .array(
+        z.string().regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+          message: 'must be NAME or NAMESPACE/NAME of another service',
+        }),
+      )
+      .max(64)
+      .default([])
+      .describe(
+        'services deployed before this one when several are deployed together (gantry deploy DIR): NAME (same namespace) or NAMESPACE/NAME',
+      ),
     image: z
       .string()
       .min(1)

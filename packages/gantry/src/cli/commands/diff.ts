@@ -6,14 +6,15 @@ import type { DiffResult, FieldChange } from '../../release/diff.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { globals } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { printJson } from '../output.js';
+import { printJson, UsageError } from '../output.js';
+import { FILE_HELP, collectFiles, diffFleet, loadFleet, specFilesOf } from './fleet.js';
 
 export function registerDiffCommands(program: Command): number[] {
   const exit: number[] = [];
   program
     .command('diff')
     .description('show what gantry deploy would change, object by object and field by field')
-    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .option('-f, --file <path>', FILE_HELP, collectFiles, [])
     .option('--image <ref>', 'image to run (overrides the spec)')
     .option('--version-label <semver>', 'value of app.kubernetes.io/version')
     .addHelpText(
@@ -30,21 +31,31 @@ Exit codes: 0 nothing would change, 7 something would, 3 invalid input, 6 cluste
 Examples:
   gantry diff -f deploy/user-service/gantry.yaml --image 127.0.0.1:5000/gantry/user-service:1.3.0
   gantry diff -f gantry.yaml -o json | jq '.objects[] | select(.action != "unchanged")'
+  gantry diff -f deploy/            # every spec below deploy/
 `,
     )
-    .action(async (opts: { file: string; image?: string; versionLabel?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const spec = loadSpecFile(opts.file);
-      const secretValues = resolveSecretValues(spec, dirname(opts.file));
-      const result = await diffService(await g.kube(), spec, {
-        ...(opts.image ? { image: opts.image } : {}),
-        ...(opts.versionLabel ? { version: opts.versionLabel } : {}),
-        secretValues,
-      });
-      if (g.format === 'json') printJson(result);
-      else process.stdout.write(formatDiff(result));
-      exit.push(result.changed > 0 ? ExitCode.Changes : ExitCode.Ok);
-    });
+    .action(
+      async (opts: { file: string[]; image?: string; versionLabel?: string }, cmd: Command) => {
+        const g = globals(cmd);
+        const { files, many } = specFilesOf(opts.file);
+        if (many) {
+          if (opts.image || opts.versionLabel)
+            throw new UsageError('--image and --version-label name one service: give one spec');
+          exit.push(await diffFleet(await g.kube(), loadFleet(files), g.format));
+          return;
+        }
+        const spec = loadSpecFile(files[0]!);
+        const secretValues = resolveSecretValues(spec, dirname(files[0]!));
+        const result = await diffService(await g.kube(), spec, {
+          ...(opts.image ? { image: opts.image } : {}),
+          ...(opts.versionLabel ? { version: opts.versionLabel } : {}),
+          secretValues,
+        });
+        if (g.format === 'json') printJson(result);
+        else process.stdout.write(formatDiff(result));
+        exit.push(result.changed > 0 ? ExitCode.Changes : ExitCode.Ok);
+      },
+    );
   return exit;
 }
 

@@ -1,8 +1,6 @@
 // Cluster commands: deploy, history, status, rollback, restart.
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import type { V1Deployment } from '@kubernetes/client-node';
-import { deploymentRollout } from '../../kube/readiness.js';
 import { waitForRollout } from '../../kube/rollout.js';
 import { applyRelease, deploy } from '../../release/deploy.js';
 import type { DeployEvent, DeployResult } from '../../release/deploy.js';
@@ -13,6 +11,16 @@ import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { LOCK_WAIT_HELP, globals, lockWaitMs, parseDuration } from '../context.js';
 import { printJson, UsageError } from '../output.js';
+import { managedServices, serviceStatus } from '../../fleet/status.js';
+import type { ReleaseRecord } from '../../release/record.js';
+import {
+  FILE_HELP,
+  collectFiles,
+  deployFleet,
+  loadFleet,
+  specFilesOf,
+  statusFleet,
+} from './fleet.js';
 import type { OutputFormat } from '../output.js';
 
 /** Human progress: one line per event, prefixed with the elapsed time. */
@@ -72,9 +80,9 @@ export function registerReleaseCommands(program: Command): number[] {
   program
     .command('deploy')
     .description(
-      'apply a service to the cluster and wait until it is ready; returns to the last good release on failure',
+      'apply a service (or several) to the cluster and wait until ready; returns to the last good release on failure',
     )
-    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .option('-f, --file <path>', FILE_HELP, collectFiles, [])
     .option('--image <ref>', 'image to run (overrides the spec)')
     .option('--version-label <semver>', 'value of app.kubernetes.io/version')
     .option('--timeout <duration>', 'how long the rollout may take', '5m')
@@ -97,6 +105,8 @@ export function registerReleaseCommands(program: Command): number[] {
       'how long routes may take to be accepted and answer after the rollout',
       '60s',
     )
+    .option('--concurrency <n>', 'several services: how many deploy at once', '4')
+    .option('--fail-fast', 'several services: start no further deploy after one fails')
     .addHelpText(
       'after',
       `
@@ -109,15 +119,22 @@ A second deploy of the same service while one runs fails with "locked by ..." (e
 naming when the lease expires; --wait waits for it. A lock whose holder process is gone
 from this machine is taken over at once.
 
+Several services: -f DIR (every gantry spec below it) or -f repeated. All specs are
+checked first (exit 3 lists every problem; nothing applied); each service deploys after
+those in its dependsOn, up to --concurrency at once; a failed one is rolled back and the
+ones that depend on it are skipped, the others go on (or stop starting with --fail-fast).
+One summary table at the end; exit 4 when any failed.
+
 Examples:
   gantry deploy -f deploy/user-service/gantry.yaml --image 127.0.0.1:5000/gantry/user-service:1.2.0
   gantry deploy -f gantry.yaml --timeout 90s -o json
+  gantry deploy -f deploy/ --concurrency 8
 `,
     )
     .action(
       async (
         opts: {
-          file: string;
+          file: string[];
           image?: string;
           versionLabel?: string;
           timeout: string;
@@ -126,12 +143,44 @@ Examples:
           wait?: string | boolean;
           gatewayUrl?: string;
           routeTimeout: string;
+          concurrency: string;
+          failFast?: boolean;
         },
         cmd: Command,
       ) => {
         const g = globals(cmd);
-        const spec = loadSpecFile(opts.file);
-        const secretValues = resolveSecretValues(spec, dirname(opts.file));
+        const { files, many } = specFilesOf(opts.file);
+        if (many) {
+          if (opts.image || opts.versionLabel)
+            throw new UsageError('--image and --version-label name one service: give one spec');
+          const concurrency = Number(opts.concurrency);
+          if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+            throw new UsageError(
+              `--concurrency: expected a whole number 1-64, got "${opts.concurrency}"`,
+            );
+          const plan = loadFleet(files);
+          exit.push(
+            await deployFleet(
+              await g.kube(),
+              plan,
+              {
+                concurrency,
+                failFast: opts.failFast === true,
+                timeoutMs: parseDuration(opts.timeout),
+                rollbackTimeoutMs: parseDuration(opts.rollbackTimeout),
+                autoRollback: opts.rollback,
+                lockWaitMs: lockWaitMs(opts.wait),
+                routeTimeoutMs: parseDuration(opts.routeTimeout),
+                ...(opts.gatewayUrl ? { gatewayUrl: opts.gatewayUrl } : {}),
+              },
+              g.format,
+            ),
+          );
+          return;
+        }
+        const file = files[0]!;
+        const spec = loadSpecFile(file);
+        const secretValues = resolveSecretValues(spec, dirname(file));
         const kube = await g.kube();
         await assertNoActiveRelease(kube, spec.namespace, spec.name);
         const r = await deploy(kube, spec, {
@@ -153,7 +202,7 @@ Examples:
   program
     .command('history')
     .description('list the recorded revisions and progressive releases of a service, newest first')
-    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('-f, --file <path>', FILE_HELP, collectFiles, [])
     .addHelpText(
       'after',
       `
@@ -166,81 +215,70 @@ Example:
   gantry history -f deploy/user-service/gantry.yaml
 `,
     )
-    .action(async (opts: { file: string }, cmd: Command) => {
+    .action(async (opts: { file: string[] }, cmd: Command) => {
       const g = globals(cmd);
-      const spec = loadSpecFile(opts.file);
+      const { files, many } = specFilesOf(opts.file);
+      const specs = many ? loadFleet(files).members.map((m) => m.spec) : [loadSpecFile(files[0]!)];
       const kube = await g.kube();
-      const [history, rollout] = await Promise.all([
-        new ReleaseStore(kube, spec.namespace, spec.name).history(),
-        new RolloutStore(kube, spec.namespace, spec.name).read(),
-      ]);
-      const releases = releaseHistory(rollout?.state);
-      if (g.format === 'json') {
+      const all = await Promise.all(
+        specs.map(async (spec) => {
+          const [history, rollout] = await Promise.all([
+            new ReleaseStore(kube, spec.namespace, spec.name).history(),
+            new RolloutStore(kube, spec.namespace, spec.name).read(),
+          ]);
+          return { spec, history, releases: releaseHistory(rollout?.state) };
+        }),
+      );
+      if (many && g.format === 'json') {
         printJson({
-          revisions: history.map(({ objects: _objects, ...rest }) => rest),
-          releases,
+          services: all.map(({ spec, history, releases }) => ({
+            service: spec.name,
+            namespace: spec.namespace,
+            revisions: history.map(({ objects: _objects, ...rest }) => rest),
+            releases,
+          })),
         });
         return;
       }
-      process.stdout.write('REVISION  STATUS       STARTED                   IMAGE / MESSAGE\n');
-      for (const r of history) {
-        process.stdout.write(
-          `${String(r.revision).padEnd(10)}${r.status.padEnd(13)}${r.startedAt.padEnd(26)}${r.image}${r.message ? `  (${r.message})` : ''}\n`,
-        );
-      }
-      if (!releases.length) return;
-      process.stdout.write(
-        '\nRELEASE     OUTCOME      STARTED                   ENDED                     STEPS  IMAGE / WHY\n',
-      );
-      for (const r of releases) {
-        const why = r.reason
-          ? `  (${r.reason.length > 160 ? `${r.reason.slice(0, 159)}…` : r.reason})`
-          : '';
-        process.stdout.write(
-          `${r.strategy.padEnd(12)}${r.outcome.padEnd(13)}${r.startedAt.padEnd(26)}${(r.finishedAt ?? '-').padEnd(26)}${`${r.stepReached}/${r.steps}`.padEnd(7)}${r.image}${r.version ? ` ${r.version}` : ''}${r.revision !== undefined ? ` -> revision ${r.revision}` : ''}${why}\n`,
-        );
+      for (const [i, { spec, history, releases }] of all.entries()) {
+        if (many) process.stdout.write(`${i ? '\n' : ''}### ${spec.namespace}/${spec.name}\n`);
+        printHistory(g.format, history, releases);
       }
     });
 
   program
     .command('status')
-    .description('the current revision and the live health of its Deployment')
-    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .description('the current revision and the live health of a service, or of many in a table')
+    .option('-f, --file <path>', FILE_HELP, collectFiles, [])
+    .option('-A, --all-namespaces', 'every service Gantry manages in the cluster (no spec needed)')
     .addHelpText(
       'after',
-      '\nExample:\n  gantry status -f deploy/user-service/gantry.yaml -o json\n',
+      `
+Exit 4 when a service is not healthy (its rollout is not done).
+
+Examples:
+  gantry status -f deploy/user-service/gantry.yaml -o json
+  gantry status -f deploy/          # every spec below deploy/, one table
+  gantry status -A                  # the fleet
+`,
     )
-    .action(async (opts: { file: string }, cmd: Command) => {
+    .action(async (opts: { file: string[]; allNamespaces?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const spec = loadSpecFile(opts.file);
-      const kube = await g.kube();
-      const history = await new ReleaseStore(kube, spec.namespace, spec.name).history();
-      const live = await kube.get<V1Deployment>({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: spec.name, namespace: spec.namespace },
-      });
-      const rollout = live ? deploymentRollout(live) : undefined;
-      const cur = current(history);
-      const out = {
-        service: spec.name,
-        namespace: spec.namespace,
-        revision: cur?.revision ?? null,
-        image: cur?.image ?? null,
-        latest: history[0] ? { revision: history[0].revision, status: history[0].status } : null,
-        deployment: live
-          ? {
-              replicas: live.spec?.replicas ?? 0,
-              ready: live.status?.readyReplicas ?? 0,
-              updated: live.status?.updatedReplicas ?? 0,
-              available: live.status?.availableReplicas ?? 0,
-              rollout: rollout?.phase ?? 'unknown',
-              message: rollout && 'message' in rollout ? rollout.message : '',
-            }
-          : null,
-      };
-      const healthy = out.deployment?.rollout === 'done';
-      if (g.format === 'json') printJson({ ...out, healthy });
+      if (opts.allNamespaces) {
+        if (opts.file.length) throw new UsageError('give -f or --all-namespaces, not both');
+        const kube = await g.kube();
+        exit.push(await statusFleet(kube, await managedServices(kube), g.format));
+        return;
+      }
+      const { files, many } = specFilesOf(opts.file);
+      if (many) {
+        const services = loadFleet(files).members.map((m) => m.spec);
+        exit.push(await statusFleet(await g.kube(), services, g.format));
+        return;
+      }
+      const spec = loadSpecFile(files[0]!);
+      const out = await serviceStatus(await g.kube(), spec.namespace, spec.name);
+      if (g.format === 'json') printJson(out);
       else {
         process.stdout.write(
           `${spec.namespace}/${spec.name}: revision ${out.revision ?? '-'} (${out.image ?? 'never deployed'})\n`,
@@ -255,7 +293,7 @@ Example:
             : '  no Deployment in the cluster\n',
         );
       }
-      if (!healthy) exit.push(ExitCode.DeployFailed);
+      if (!out.healthy) exit.push(ExitCode.DeployFailed);
     });
 
   program
@@ -429,4 +467,36 @@ Example:
     );
 
   return exit;
+}
+
+function printHistory(
+  format: OutputFormat,
+  history: readonly ReleaseRecord[],
+  releases: ReturnType<typeof releaseHistory>,
+): void {
+  if (format === 'json') {
+    printJson({
+      revisions: history.map(({ objects: _objects, ...rest }) => rest),
+      releases,
+    });
+    return;
+  }
+  process.stdout.write('REVISION  STATUS       STARTED                   IMAGE / MESSAGE\n');
+  for (const r of history) {
+    process.stdout.write(
+      `${String(r.revision).padEnd(10)}${r.status.padEnd(13)}${r.startedAt.padEnd(26)}${r.image}${r.message ? `  (${r.message})` : ''}\n`,
+    );
+  }
+  if (!releases.length) return;
+  process.stdout.write(
+    '\nRELEASE     OUTCOME      STARTED                   ENDED                     STEPS  IMAGE / WHY\n',
+  );
+  for (const r of releases) {
+    const why = r.reason
+      ? `  (${r.reason.length > 160 ? `${r.reason.slice(0, 159)}…` : r.reason})`
+      : '';
+    process.stdout.write(
+      `${r.strategy.padEnd(12)}${r.outcome.padEnd(13)}${r.startedAt.padEnd(26)}${(r.finishedAt ?? '-').padEnd(26)}${`${r.stepReached}/${r.steps}`.padEnd(7)}${r.image}${r.version ? ` ${r.version}` : ''}${r.revision !== undefined ? ` -> revision ${r.revision}` : ''}${why}\n`,
+    );
+  }
 }
