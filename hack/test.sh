@@ -31,7 +31,7 @@ npm run build --silent
 section "lint and format"
 npx eslint .
 npx prettier --check .
-for mod in services/hello-go hack/cluster/kube hack/cluster/etcd hack/cluster/cni hack/cluster/test/fixtures/echo; do
+for mod in services/hello-go hack/cluster/kube hack/cluster/etcd hack/cluster/cni hack/cluster/coredns hack/cluster/test/fixtures/echo; do
   [[ -f $mod/go.mod ]] || continue
   unformatted=$(gofmt -l "$mod")
   [[ -z $unformatted ]] || { echo "gofmt: unformatted files: $unformatted" >&2; exit 1; }

@@ -25,6 +25,9 @@ POD_CIDR=10.244.0.0/16
 NODE_POD_CIDR=10.244.0.0/24
 SERVICE_CIDR=10.96.0.0/16
 KUBERNETES_SVC_IP=10.96.0.1
+# The Service kube-system/kube-dns (CoreDNS, lib/dns.sh): the kubelet's clusterDNS.
+CLUSTER_DNS_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
 BRIDGE=gantry-br0
 
 APISERVER_PORT=6443
@@ -68,7 +71,8 @@ start_daemon() {
     info "$name runs with other arguments than these: restarting it"
     stop_daemon "$name"
   fi
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the lock of `cluster up` (lock_cluster in cluster).
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   pid=$!
   # The start time disambiguates a recycled pid from our process.
   echo "$pid $(_start_time "$pid")" >"$PIDS/$name.pid"

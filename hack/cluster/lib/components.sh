@@ -217,8 +217,12 @@ start_scheduler() {
 # ---- node ----------------------------------------------------------------------
 start_kubelet() {
   mkdir -p "$STATE/kubelet/root"
-  # Pods get no upstream resolver: nothing in the cluster resolves names outside it.
+  # Pods get no upstream resolver: nothing in the cluster resolves names outside it. Pods
+  # with dnsPolicy ClusterFirst (the default) get the cluster DNS instead (clusterDNS,
+  # CoreDNS: lib/dns.sh); this file is what dnsPolicy Default and host-network pods get.
   echo "nameserver 127.0.0.1" | write_if_changed "$STATE/kubelet/resolv.conf"
+  local before
+  before=$(cat "$STATE/kubelet/config.yaml" 2>/dev/null || true)
   write_if_changed "$STATE/kubelet/config.yaml" <<CFG
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -237,7 +241,8 @@ cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
 resolvConf: $STATE/kubelet/resolv.conf
-clusterDomain: cluster.local
+clusterDomain: $CLUSTER_DOMAIN
+clusterDNS: ["$CLUSTER_DNS_IP"]
 serializeImagePulls: false
 maxPods: 250
 podPidsLimit: 4096
@@ -252,6 +257,12 @@ nodeStatusReportFrequency: 1m
 syncFrequency: 30s
 shutdownGracePeriod: 0s
 CFG
+  # The kubelet reads its configuration file only at start; restarted when it changed (the
+  # pods keep running; pods created later get the new settings).
+  if [[ $before != "$(cat "$STATE/kubelet/config.yaml")" ]] && daemon_alive kubelet; then
+    info "kubelet configuration changed: restarting the kubelet"
+    stop_daemon kubelet
+  fi
   start_daemon kubelet "$BIN/kubelet" --config="$STATE/kubelet/config.yaml" \
     --kubeconfig="$STATE/kubelet.kubeconfig" --root-dir="$STATE/kubelet/root" \
     --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
@@ -343,6 +354,9 @@ scrape_configs:
       - source_labels: [__name__]
         action: keep
         regex: container_cpu_usage_seconds_total|container_memory_working_set_bytes
+  # CoreDNS, the cluster DNS (lib/dns.sh): queries, responses by rcode, cache hits.
+  - job_name: coredns
+    static_configs: [{ targets: ["$COREDNS_METRICS_ADDR"] }]
   # Traefik, the Gateway API implementation (lib/gateway.sh): per-route traffic.
   - job_name: traefik
     static_configs: [{ targets: ["127.0.0.1:9000"] }]
