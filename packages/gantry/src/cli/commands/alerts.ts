@@ -47,6 +47,7 @@ import type { ServiceSpec } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { parseDuration as parseCliDuration } from '../context.js';
 import { parseFormat, printJson, UsageError } from '../output.js';
+import { FILE_HELP, collectFiles, loadFleet, specFilesOf } from './fleet.js';
 
 interface TargetOpts {
   file: string;
@@ -176,7 +177,7 @@ Examples:
     .description(
       "load the rules into Prometheus and the routing into Alertmanager (and the relay's channels); confirm both",
     )
-    .option('-f, --file <path>', 'spec file', 'gantry.yaml')
+    .option('-f, --file <path>', FILE_HELP, collectFiles, [])
     .option(
       '--rules-dir <dir>',
       "a directory in Prometheus' rule_files (default: $GANTRY_PROMETHEUS_RULES_DIR)",
@@ -220,39 +221,29 @@ a warning. hack/cluster/cluster env exports GANTRY_ALERTMANAGER_CONFIG.
 Examples:
   eval "$(hack/cluster/cluster env)"
   gantry alerts apply -f deploy/user-service/gantry.yaml
+  gantry alerts apply -f deploy/          # every spec below deploy/, one after another
   gantry alerts apply -f gantry.yaml --rules-dir /etc/prometheus/rules.d --prometheus http://prom:9090 \\
     --alertmanager-config /etc/alertmanager/alertmanager.yml --alertmanager http://am:9093
 `,
     )
-    .action(async (opts: TargetOpts, cmd: Command) => {
-      const spec = loadSpecFile(opts.file);
-      const m = spec.monitoring;
-      if (
-        (Object.keys(m.receivers).length || m.routes.length) &&
-        !(opts.alertmanagerConfig ?? amConfigPath())
-      ) {
-        throw new UsageError(
-          'the spec has monitoring.receivers or routes: give the Alertmanager configuration file ' +
-            'with --alertmanager-config or $GANTRY_ALERTMANAGER_CONFIG',
-        );
+    .action(async (opts: TargetOpts & { file: string[] }, cmd: Command) => {
+      const { files, many } = specFilesOf(opts.file);
+      if (!many) {
+        const out = await applyAlerts(loadSpecFile(files[0]!), files[0]!, opts, cmd);
+        if (json(cmd)) printJson(out);
+        return;
       }
-      const rendered = renderAlertRules(spec);
-      for (const n of rendered.notes) process.stderr.write(`note: ${n}\n`);
-      const progress = json(cmd) ? undefined : (m: string) => process.stderr.write(`  ${m}\n`);
-      const r = await applyAlertRules(spec, rendered, target(spec, opts, cmd));
-      if (!json(cmd))
-        process.stdout.write(
-          `${r.rules} rules of ${spec.namespace}/${spec.name} loaded by Prometheus from ${r.file}\n`,
-        );
-      const routing = await applyRouting(spec, opts, cmd, progress);
-      for (const w of routing?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
-      if (json(cmd)) printJson({ ...r, notes: rendered.notes, routing: routing ?? null });
-      else if (routing?.alertmanager)
-        process.stdout.write(
-          `Alertmanager at ${routing.alertmanager.url} routes ${spec.namespace}/${spec.name} ` +
-            `to ${routing.alertmanager.receivers.length} receiver(s)` +
-            `${routing.relay ? `; relay channels ${routing.relay.action} in ${routing.relay.secret}` : ''}\n`,
-        );
+      // One after another: each reload of Prometheus and Alertmanager is confirmed before the next.
+      const services = [];
+      for (const { spec, file } of loadFleet(files).members) {
+        if (!json(cmd)) process.stdout.write(`### ${spec.namespace}/${spec.name}\n`);
+        services.push({
+          service: spec.name,
+          namespace: spec.namespace,
+          ...(await applyAlerts(spec, file, opts, cmd)),
+        });
+      }
+      if (json(cmd)) printJson({ services });
     });
 
   alerts
@@ -592,7 +583,7 @@ function amConfigPath(): string | undefined {
   return process.env.GANTRY_ALERTMANAGER_CONFIG || undefined;
 }
 
-function relaySecretRef(opts: TargetOpts): RelaySecretRef {
+function relaySecretRef(opts: Pick<TargetOpts, 'relaySecret'>): RelaySecretRef {
   const v = opts.relaySecret ?? process.env.GANTRY_ALERT_RELAY_SECRET;
   if (!v) return RELAY_SECRET;
   const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(v);
@@ -603,7 +594,8 @@ function relaySecretRef(opts: TargetOpts): RelaySecretRef {
 /** The Alertmanager part of gantry alerts apply; undefined when the spec routes nothing. */
 async function applyRouting(
   spec: ServiceSpec,
-  opts: TargetOpts,
+  specDir: string,
+  opts: Omit<TargetOpts, 'file'>,
   cmd: Command,
   onProgress?: (m: string) => void,
 ): Promise<RoutingResult | undefined> {
@@ -620,7 +612,7 @@ async function applyRouting(
       configPath: config,
       alertmanagerUrl: alertmanagerUrl(opts.alertmanager),
       prometheusUrl: prometheusUrl(spec.release.analysis, opts.prometheus),
-      specDir: dirname(opts.file),
+      specDir,
       kube: () => kubeFor(cmd),
       relaySecret: relaySecretRef(opts),
       ...(onProgress ? { onProgress } : {}),
@@ -628,7 +620,7 @@ async function applyRouting(
   );
 }
 
-function target(spec: ServiceSpec, opts: TargetOpts, cmd: Command): RulesTarget {
+function target(spec: ServiceSpec, opts: Omit<TargetOpts, 'file'>, cmd: Command): RulesTarget {
   const rulesDir = opts.rulesDir ?? process.env.GANTRY_PROMETHEUS_RULES_DIR;
   if (!rulesDir) {
     throw new UsageError(
@@ -648,4 +640,40 @@ function positiveSeconds(v: string, flag: string): number {
   const seconds = parseCliDuration(v) / 1000;
   if (!(seconds > 0)) throw new UsageError(`${flag} must be longer than 0`);
   return seconds;
+}
+
+/** gantry alerts apply of one service; prints the text lines, returns the JSON result. */
+async function applyAlerts(
+  spec: ServiceSpec,
+  file: string,
+  opts: Omit<TargetOpts, 'file'>,
+  cmd: Command,
+) {
+  const m = spec.monitoring;
+  if (
+    (Object.keys(m.receivers).length || m.routes.length) &&
+    !(opts.alertmanagerConfig ?? amConfigPath())
+  ) {
+    throw new UsageError(
+      'the spec has monitoring.receivers or routes: give the Alertmanager configuration file ' +
+        'with --alertmanager-config or $GANTRY_ALERTMANAGER_CONFIG',
+    );
+  }
+  const rendered = renderAlertRules(spec);
+  for (const n of rendered.notes) process.stderr.write(`note: ${n}\n`);
+  const progress = json(cmd) ? undefined : (m: string) => process.stderr.write(`  ${m}\n`);
+  const r = await applyAlertRules(spec, rendered, target(spec, opts, cmd));
+  if (!json(cmd))
+    process.stdout.write(
+      `${r.rules} rules of ${spec.namespace}/${spec.name} loaded by Prometheus from ${r.file}\n`,
+    );
+  const routing = await applyRouting(spec, dirname(file), opts, cmd, progress);
+  for (const w of routing?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  if (!json(cmd) && routing?.alertmanager)
+    process.stdout.write(
+      `Alertmanager at ${routing.alertmanager.url} routes ${spec.namespace}/${spec.name} ` +
+        `to ${routing.alertmanager.receivers.length} receiver(s)` +
+        `${routing.relay ? `; relay channels ${routing.relay.action} in ${routing.relay.secret}` : ''}\n`,
+    );
+  return { ...r, notes: rendered.notes, routing: routing ?? null };
 }
