@@ -20,6 +20,11 @@ export class WindowLimiter {
     return Math.max(1, oldest + this.windowMs - now);
   }
 
+  /** Sends in the window ending at `now`. */
+  used(now: number): number {
+    return this.stamps.filter((t) => now - t < this.windowMs).length;
+  }
+
   record(at: number): void {
     this.stamps.push(at);
     if (this.stamps.length > this.limit) this.stamps.splice(0, this.stamps.length - this.limit);

@@ -34,6 +34,8 @@ function main(): void {
         maxAttempts: num('RELAY_MAX_ATTEMPTS', 12),
         maxAgeMs: num('RELAY_MAX_AGE_MS', 6 * 3600_000),
         timeoutMs: num('RELAY_HTTP_TIMEOUT_MS', 10_000),
+        batchQuietMs: num('RELAY_BATCH_QUIET_MS', 300),
+        batchMaxWaitMs: num('RELAY_BATCH_MAX_WAIT_MS', 2000),
         scrub: (text) => scrubber.scrub(text),
       },
       log,

@@ -42,6 +42,13 @@ export interface RelayOptions {
   maxAttempts: number;
   maxAgeMs: number;
   timeoutMs: number;
+  /**
+   * Gathering a burst for a robot: once it has had `robotLimit / 4` messages in the window,
+   * its next message waits until no new alert has come for `batchQuietMs`, at most
+   * `batchMaxWaitMs` after the oldest of them came. Defaults 300 ms and 2 s.
+   */
+  batchQuietMs?: number;
+  batchMaxWaitMs?: number;
   now?: () => number;
   /** Masks credentials in text that gets stored (a far end may echo a token in its error). */
   scrub?: (text: string) => string;
@@ -246,6 +253,11 @@ export class Relay {
         continue;
       }
       this.waiting.delete(lane);
+      const hold = this.batchHold(limiter.used(now), jobs, now);
+      if (hold > 0) {
+        next = Math.min(next, now + hold);
+        continue;
+      }
       this.busy.add(lane);
       for (const j of jobs) this.busy.add(j.id);
       void this.deliverRobot(lane, ch as DingTalkChannel | WeComChannel, rc, jobs).finally(() => {
@@ -255,6 +267,28 @@ export class Relay {
       });
     }
     this.wake(next);
+  }
+
+  /**
+   * How long a robot's next message waits to gather a burst. Alertmanager flushes every new
+   * group of a burst on its own, a few milliseconds apart; sending whatever waits at each
+   * moment spent the robot's 20 messages of the minute on the first alerts, one or two each,
+   * and held the rest for a minute. So once the robot has had a quarter of its limit in the
+   * window, a message leaves only when no new alert has come for batchQuietMs, or when its
+   * oldest alert has waited batchMaxWaitMs. Below that (a lone alert, the start of a burst)
+   * and for retries (their alerts came long ago) nothing waits.
+   */
+  private batchHold(used: number, jobs: Job[], now: number): number {
+    if (used < Math.max(1, Math.floor(this.opts.robotLimit / 4))) return 0;
+    const quiet = this.opts.batchQuietMs ?? 300;
+    const maxWait = this.opts.batchMaxWaitMs ?? 2000;
+    let newest = -Infinity;
+    let oldest = Infinity;
+    for (const j of jobs) {
+      newest = Math.max(newest, j.acceptedAt);
+      oldest = Math.min(oldest, j.acceptedAt);
+    }
+    return Math.max(0, Math.min(newest + quiet, oldest + maxWait) - now);
   }
 
   /** Keeps the queue directory small: compacts the dedupe log, prunes week-old failed jobs. */

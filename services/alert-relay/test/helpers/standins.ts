@@ -72,7 +72,8 @@ export class StandIns {
   private server: Server | undefined;
   url = '';
 
-  async start(): Promise<void> {
+  /** Listens on `host` (127.0.0.1; the node address when pods of the local cluster must reach it). */
+  async start(host = '127.0.0.1'): Promise<void> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -86,8 +87,8 @@ export class StandIns {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => this.server!.listen(0, host, r));
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {

@@ -31,3 +31,12 @@ test('the limiter survives a restart through its snapshot', () => {
   assert.equal(b.waitMs(40), 970);
   assert.equal(b.waitMs(1010), 0);
 });
+
+test('used counts the sends of the window ending now (what the relay gathers bursts by)', () => {
+  const l = new WindowLimiter(20, 1000);
+  l.record(0);
+  l.record(500);
+  assert.equal(l.used(900), 2);
+  assert.equal(l.used(1200), 1);
+  assert.equal(l.used(1600), 0);
+});
