@@ -105,11 +105,22 @@ export class Kube {
     );
   }
 
-  /** Server-side apply as field manager "gantry" (conflicts forced: Gantry owns these fields). */
-  async apply<T extends KubeObject>(obj: T, opts: { dryRun?: boolean } = {}): Promise<T> {
+  /**
+   * Server-side apply as field manager "gantry" (conflicts forced: Gantry owns these fields).
+   * Another `fieldManager` applies only the fields given, leaving gantry's own alone (a
+   * restart's annotation: under "gantry" the fields left out of it would be dropped).
+   */
+  async apply<T extends KubeObject>(
+    obj: T,
+    opts: { dryRun?: boolean; fieldManager?: string } = {},
+  ): Promise<T> {
     const path =
       (await this.objectPath(obj)) +
-      query({ fieldManager: FIELD_MANAGER, force: true, dryRun: opts.dryRun ? 'All' : undefined });
+      query({
+        fieldManager: opts.fieldManager ?? FIELD_MANAGER,
+        force: true,
+        dryRun: opts.dryRun ? 'All' : undefined,
+      });
     return this.json<T>(
       'PATCH',
       path,

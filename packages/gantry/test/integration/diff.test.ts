@@ -92,6 +92,19 @@ test(
     // A field another manager owns is not something deploy would change.
     kubectl(env, ['-n', ns, 'annotate', 'deployment', 'echo', 'team.example/owner=payments']);
     assert.equal(gantry(['diff', '-f', file]).status, 0);
+    // Nor is a restart's annotation: restart replaces the pods and deploy stays a no-op.
+    const podsOf = () =>
+      kubectl(env, ['-n', ns, 'get', 'pods', '-o', 'jsonpath={.items[*].metadata.uid}']);
+    const before = podsOf();
+    const restarted = gantry(['restart', '-f', file, '--timeout', '60s']);
+    assert.equal(restarted.status, 0, restarted.stdout + restarted.stderr);
+    assert.ok(
+      !podsOf()
+        .split(' ')
+        .some((uid) => before.includes(uid)),
+      'a pod was not replaced',
+    );
+    assert.equal(gantry(['diff', '-f', file]).status, 0);
 
     writeSpec({ tag: '2', greeting: 'bye' });
     const changed = gantry(['-o', 'json', 'diff', '-f', file], 'diff-secret-value-2');

@@ -438,16 +438,22 @@ Example:
           onWait: (e) => process.stderr.write(`waiting: ${e.message.split(';')[0]}\n`),
         });
         try {
-          await kube.apply({
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: spec.name, namespace: spec.namespace },
-            spec: {
-              template: {
-                metadata: { annotations: { 'gantry.dev/restartedAt': new Date().toISOString() } },
+          // Its own field manager: the annotation only, the rest of the Deployment untouched.
+          await kube.apply(
+            {
+              apiVersion: 'apps/v1',
+              kind: 'Deployment',
+              metadata: { name: spec.name, namespace: spec.namespace },
+              spec: {
+                template: {
+                  metadata: {
+                    annotations: { 'gantry.dev/restartedAt': new Date().toISOString() },
+                  },
+                },
               },
             },
-          });
+            { fieldManager: 'gantry-restart' },
+          );
           const r = await waitForRollout(kube, spec.namespace, spec.name, {
             timeoutMs: parseDuration(opts.timeout),
             onProgress: (m) => progressPrinter(g.format)({ type: 'progress', message: m }),
