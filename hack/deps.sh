@@ -7,6 +7,8 @@ want=(postgresql containerd runc containernetworking-plugins prometheus
   apache2-utils bc mtail
   zsh fish # shell completion tests drive the real shells
   stress-ng fio ipset dnsmasq util-linux) # chaos helper image: copied from the host with their libraries
+want+=(chromium) # gantry console's tests: playwright-core drives Debian's Chromium
+want+=(python3-venv) # the Ansible integration test installs ansible-core into a venv
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
