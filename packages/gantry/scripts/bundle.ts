@@ -22,7 +22,9 @@
 //   npm run build -w @gantry/gantry     # tsc -b, then this script
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import ts from 'typescript';
 import { fileURLToPath } from 'node:url';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
@@ -63,9 +65,62 @@ const ascii = code.replace(
 );
 const hash = createHash('sha256').update(ascii).digest('hex').slice(0, 20);
 const text = `// gantry-bundle ${hash}\n${ascii}`;
+// The console's pages (console-web/: Preact and uPlot), type-checked (tsc -b does not see
+// them: they are browser code) and bundled into bundle/console/, which `gantry console`
+// serves. Nothing in them is fetched from elsewhere at run time. Built in memory before
+// bundle/ is replaced, so the directory is without them only for an instant.
+const web = `${pkg}console-web`;
+const config = ts.getParsedCommandLineOfConfigFile(
+  `${web}/tsconfig.json`,
+  {},
+  {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    },
+  },
+);
+if (!config) throw new Error('bundle: cannot read console-web/tsconfig.json');
+const diagnostics = ts.getPreEmitDiagnostics(ts.createProgram(config.fileNames, config.options));
+if (diagnostics.length > 0) {
+  throw new Error(
+    `bundle: console-web does not type-check:\n${ts.formatDiagnostics(diagnostics, {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => web,
+      getNewLine: () => '\n',
+    })}`,
+  );
+}
+const pages = await build({
+  absWorkingDir: web,
+  entryPoints: { app: 'src/main.tsx' },
+  bundle: true,
+  write: false,
+  outdir: 'out',
+  format: 'esm',
+  platform: 'browser',
+  target: ['chrome110', 'firefox110', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const pageFiles = [
+  ...pages.outputFiles.map((f) => ({ name: basename(f.path), data: f.contents })),
+  ...['index.html', 'favicon.svg'].map((name) => ({ name, data: readFileSync(`${web}/${name}`) })),
+];
+const pageBytes = pageFiles.reduce((n, f) => n + f.data.length, 0);
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
 writeFileSync(`${out}/main.cjs`, text);
+mkdirSync(`${out}/console`);
+for (const f of pageFiles) writeFileSync(`${out}/console/${f.name}`, f.data);
+
+process.stderr.write(
+  `bundle: bundle/console/ (the console's pages), ${(pageBytes / 1e3).toFixed(0)} kB\n`,
+);
 process.stderr.write(
   `bundle: bundle/main.cjs, ${(text.length / 1e6).toFixed(1)} MB, ${imports} external import(s), in ${Math.round(performance.now() - started)} ms\n`,
 );

@@ -5,7 +5,9 @@ import { excerpt } from '../spec/errors.js';
 import { registerChartCommands } from './commands/chart.js';
 import { registerAlertCommands } from './commands/alerts.js';
 import { registerChaosCommands } from './commands/chaos.js';
+import { registerConsoleCommands } from './commands/console.js';
 import { registerCompletionCommands } from './commands/completion.js';
+import { registerDashboardCommands } from './commands/dashboards.js';
 import { registerDiffCommands } from './commands/diff.js';
 import { registerProgressiveCommands } from './commands/progressive.js';
 import { registerReleaseCommands } from './commands/release.js';
@@ -54,7 +56,9 @@ export function buildProgram(exitCodes: number[] = []): Command {
   const shipExits = registerShipCommands(program);
   const chaosExits = registerChaosCommands(program);
   registerCodegenCommands(program);
+  registerDashboardCommands(program);
   registerCompletionCommands(program);
+  registerConsoleCommands(program);
   program.hook('postAction', () => {
     exitCodes.push(
       ...alertExits,
