@@ -4,8 +4,8 @@
 # (packages/gantry/test/analysis/sim.ts), not on real Prometheus data; no cluster needed.
 # The real-cluster benchmark is bench/canary/run.sh.
 #
-#   bash bench/canary/grid.sh                 # 20 bad releases per cell, 20 good (about 1-2 min)
-#   BENCH_N=5 BENCH_GOOD=5 bash bench/canary/grid.sh   # a quick look
+#   bash bench/canary/grid.sh                 # 100 bad releases per cell, 100 good (about 25 s of CPU)
+#   BENCH_N=20 BENCH_GOOD=20 bash bench/canary/grid.sh   # a quick look
 #   BENCH_JUDGE_EVERY=1 bash bench/canary/grid.sh      # judge every second (default: analysis.interval)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

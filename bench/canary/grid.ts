@@ -32,8 +32,10 @@ import type { AnalysisSpec } from '../../packages/gantry/src/spec/index.js';
 import { LiveSim, analysisSpec } from '../../packages/gantry/test/analysis/sim.js';
 import type { TrackModel } from '../../packages/gantry/test/analysis/sim.js';
 
-const N = Number(process.env.BENCH_N ?? 20);
-const N_GOOD = Number(process.env.BENCH_GOOD ?? 20);
+// 100 per cell: with 20, one cell's blast-radius ratio swung from 0.37 to 1.12 between
+// blocks of seeds (see the ratio's bootstrap interval in the table).
+const N = Number(process.env.BENCH_N ?? 100);
+const N_GOOD = Number(process.env.BENCH_GOOD ?? 100);
 const spec = analysisSpec({});
 /** Seconds between judgements; the driver's is analysis.interval (default 5 s). */
 const EVERY = Number(process.env.BENCH_JUDGE_EVERY ?? spec.interval);
@@ -255,6 +257,49 @@ function ratio(a: number, b: number): string {
   return a / b < 0.01 ? (a / b).toFixed(4) : (a / b).toFixed(2);
 }
 
+/** mulberry32, for the bootstrap (seeded: the table is reproducible). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * 95 % percentile-bootstrap interval of the cell's blast-radius ratio gantry / Flagger:
+ * each judge's releases resampled with replacement (2,000 times). Both sides have the same
+ * denominator, so the ratio is Σ harmed (gantry) ÷ Σ harmed (Flagger).
+ */
+function ratioInterval(c: Cell, seed: number): [number, number] {
+  const harm = (o: Outcome) => o.failed + (c.fault.slowShare ?? 0) * o.canaryRequests;
+  const g = c.gantry.outcomes.map(harm);
+  const f = c.flagger.outcomes.map(harm);
+  const r = rng(seed);
+  const draw = (xs: number[]) => {
+    let t = 0;
+    for (let i = 0; i < xs.length; i++) t += xs[Math.floor(r() * xs.length)]!;
+    return t;
+  };
+  const ratios: number[] = [];
+  for (let b = 0; b < 2000; b++) {
+    const fb = draw(f);
+    const gb = draw(g);
+    ratios.push(fb > 0 ? gb / fb : gb > 0 ? Infinity : 1);
+  }
+  ratios.sort((a, b) => a - b);
+  return [ratios[Math.floor(0.025 * ratios.length)]!, ratios[Math.floor(0.975 * ratios.length)]!];
+}
+
+function interval(c: Cell, ci: number): string {
+  const [lo, hi] = ratioInterval(c, 7919 * (ci + 1));
+  const f = (x: number) => (Number.isFinite(x) ? (x < 0.01 ? x.toFixed(4) : x.toFixed(2)) : '∞');
+  return `${f(lo)}–${f(hi)}`;
+}
+
 function cellName(c: Cell): string {
   return `${c.first} first, ${c.rate} req/s, stable ${c.fault.stableErrors * 100}% errors, ${c.fault.name}`;
 }
@@ -321,10 +366,10 @@ say(
 );
 say();
 say(
-  '| first step | req/s | stable errors | canary | gantry abort s | Flagger abort s | ratio (median) | bad promoted gantry / Flagger | false aborts gantry / Flagger | gantry blast radius | Flagger blast radius | ratio | harmed per release gantry / Flagger |',
+  '| first step | req/s | stable errors | canary | gantry abort s | Flagger abort s | ratio (median) | bad promoted gantry / Flagger | false aborts gantry / Flagger | gantry blast radius | Flagger blast radius | ratio | ratio 95% interval | harmed per release gantry / Flagger |',
 );
-say('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-for (const c of cells) {
+say('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const [ci, c] of cells.entries()) {
   const g = c.gantry;
   const f = c.flagger;
   const bad = c.fault.bad;
@@ -335,7 +380,7 @@ for (const c of cells) {
       `${bad ? ratio(median(abortSecs(g)), median(abortSecs(f))) : '—'} | ` +
       `${bad ? `${count(g, 'promoted')} / ${count(f, 'promoted')} of ${N}` : '—'} | ` +
       `${bad ? '—' : `${count(g, 'aborted')} / ${count(f, 'aborted')} of ${N_GOOD}`} | ` +
-      `${pct(blast(g))} | ${pct(blast(f))} | ${ratio(blast(g), blast(f))}${capped ? ` (capped: ${count(g, 'capped')} / ${count(f, 'capped')})` : ''} | ` +
+      `${pct(blast(g))} | ${pct(blast(f))} | ${ratio(blast(g), blast(f))}${capped ? ` (capped: ${count(g, 'capped')} / ${count(f, 'capped')})` : ''} | ${interval(c, ci)} | ` +
       `${perRelease(g).toFixed(1)} / ${perRelease(f).toFixed(1)} |`,
   );
 }
@@ -368,7 +413,7 @@ say('Targets (on this simulation):');
 say(
   `- ${met(!worseBlast.length)} blast radius ≤ Flagger's in every bad-release cell` +
     (worseBlast.length
-      ? `: worse in ${worseBlast.map((c) => `${cellName(c)} (${pct(blast(c.gantry))} vs ${pct(blast(c.flagger))})`).join('; ')}`
+      ? `: worse in ${worseBlast.map((c) => `${cellName(c)} (${pct(blast(c.gantry))} vs ${pct(blast(c.flagger))}, ratio 95% interval ${interval(c, cells.indexOf(c))})`).join('; ')}`
       : ` (${badCells.length} cells)`),
 );
 say(

@@ -1,5 +1,8 @@
 // gantry chaos: fault experiments against a running service, each checked against a
-// steady-state hypothesis and stopped at the first violation.
+// steady-state hypothesis and stopped at the first violation. pod-kill (rounds of
+// killed pods) lives here; experiment files, GameDays, the undo-record commands
+// (chaos/run.ts) and the one-line form of every other fault kind (chaos/faults.ts)
+// beside it.
 import type { Command } from 'commander';
 import { Prometheus, prometheusUrl } from '../../analysis/prometheus.js';
 import { describeSteadyState, podKill } from '../../chaos/index.js';
@@ -7,6 +10,8 @@ import { loadSpecFile } from '../../spec/index.js';
 import { globals, parseDuration } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson, UsageError } from '../output.js';
+import { registerFaultCommands } from './chaos/faults.js';
+import { registerExperimentCommands } from './chaos/run.js';
 
 interface PodKillFlags {
   file: string;
@@ -24,7 +29,20 @@ export function registerChaosCommands(program: Command): number[] {
     .command('chaos')
     .description(
       'fault experiments with a steady-state check that stops them at the first violation',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gantry chaos list                                    # fault kinds, faults active now
+  gantry chaos run deploy/user-service/chaos/service-down.yaml --dry-run
+  gantry chaos run deploy/user-service/chaos/ --report out/gameday
+  gantry chaos service-down -f gantry.yaml --mode no-endpoints --duration 30s
+  gantry chaos abort                                   # revert everything Gantry injected
+`,
     );
+  registerExperimentCommands(chaos, exit);
+  registerFaultCommands(chaos, exit);
 
   chaos
     .command('pod-kill')

@@ -1,0 +1,333 @@
+// Network and HTTP faults through the helper on the local cluster: each fault's
+// effect measured over loopback (a NodePort on 127.0.0.1, fresh connections),
+// and afterwards the pod's network namespace (iptables-save of every table, the
+// qdiscs, the links) identical to before. One echo Deployment for the file.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
+import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import type { ActiveFault } from '../../src/chaos/fault.js';
+import { faultByKind } from '../../src/chaos/faults/index.js';
+import { listRecords } from '../../src/chaos/undo-store.js';
+import {
+  connects,
+  createFixture,
+  get,
+  inPodNet,
+  inPodNetAsync,
+  median,
+  netState,
+  target,
+  timings,
+} from './chaos-fixture.js';
+import type { Fixture } from './chaos-fixture.js';
+
+const cluster = requireCluster();
+const skip = typeof cluster === 'string' ? cluster : false;
+const ns = `gantry-chaosnet-${Date.now().toString(36)}`;
+let f: Fixture;
+const injectMs: number[] = [];
+const revertMs: number[] = [];
+
+before(
+  async () => {
+    if (skip) return;
+    f = await createFixture(cluster as ClusterEnv, ns);
+  },
+  { timeout: 180_000 },
+);
+
+after(() => {
+  if (skip) return;
+  console.log(
+    `# inject->in effect ms: ${injectMs.map(Math.round).join(', ')} (median ${Math.round(median(injectMs))}); ` +
+      `revert()->reverted ms: ${revertMs.map(Math.round).join(', ')} (median ${Math.round(median(revertMs))})`,
+  );
+  for (const e of f?.events ?? []) console.log(`# ${e}`);
+  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], cluster as ClusterEnv);
+});
+
+/** Injects a fault by kind with parsed params, timing it; checks preflight first. */
+async function inject(
+  kind: string,
+  params: Record<string, unknown>,
+  durationMs = 60_000,
+): Promise<ActiveFault> {
+  const def = faultByKind(kind);
+  assert.ok(def, kind);
+  const t = target(f);
+  const problems = await def.preflight(f.ctx, params as never, t);
+  assert.deepEqual(problems, []);
+  const t0 = performance.now();
+  const a = await def.inject(f.ctx, params as never, t, durationMs);
+  injectMs.push(performance.now() - t0);
+  return a;
+}
+
+async function revert(a: ActiveFault) {
+  const t0 = performance.now();
+  await a.revert();
+  revertMs.push(performance.now() - t0);
+  await a.ended;
+  f.events.push(`${a.kind}: reverted in ${Math.round(performance.now() - t0)} ms (ended too)`);
+}
+
+test(
+  'network-delay inbound: +200 ms within ±20 %, then the netns as before',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    const base = median((await timings(f.nodePort, '/', 15)).map((a) => a.ms));
+    const a = await inject('network-delay', { latency: 200, direction: 'inbound' });
+    let during: number;
+    try {
+      const r = await timings(f.nodePort, '/', 15);
+      assert.ok(
+        r.every((x) => x.status === 200),
+        JSON.stringify(r),
+      );
+      during = median(r.map((x) => x.ms));
+    } finally {
+      await revert(a);
+    }
+    t.diagnostic(`base ${base.toFixed(1)} ms, during ${during.toFixed(1)} ms`);
+    const added = during - base;
+    assert.ok(added > 160 && added < 240, `added ${added} ms`);
+    assert.equal((await get(f.nodePort, '/')).status, 200);
+    assert.ok((await get(f.nodePort, '/')).ms < base + 100);
+    assert.equal(netState(uid), before);
+    assert.deepEqual(
+      (await listRecords(f.kube)).filter((r) => r.namespace === ns),
+      [],
+    );
+  },
+);
+
+test(
+  'http-error, http-abort, http-delay on chosen paths; other paths untouched',
+  { skip, timeout: 180_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    let a = await inject('http-error', { status: 503, percent: 100, paths: ['/boom'] });
+    try {
+      const boom = await timings(f.nodePort, '/boom/x', 10);
+      assert.deepEqual(new Set(boom.map((x) => x.status)), new Set([503]));
+      assert.equal((await get(f.nodePort, '/fine')).status, 200);
+    } finally {
+      await revert(a);
+    }
+    assert.equal((await get(f.nodePort, '/boom')).status, 200);
+
+    a = await inject('http-error', { status: 500, percent: 50, paths: ['/half'] });
+    try {
+      const n = 200;
+      const r = await timings(f.nodePort, '/half', n);
+      const errors = r.filter((x) => x.status === 500).length;
+      t.diagnostic(`http-error 50%: ${errors}/${n}`);
+      // 50 % of 200: sd 7.1, so ±25 is beyond 3.5 sd.
+      assert.ok(Math.abs(errors - n / 2) < 25, `${errors} of ${n}`);
+      assert.equal(r.filter((x) => x.status !== 500 && x.status !== 200).length, 0);
+    } finally {
+      await revert(a);
+    }
+
+    a = await inject('http-abort', { percent: 100, paths: ['/cut'] });
+    try {
+      const cut = await get(f.nodePort, '/cut');
+      assert.equal(cut.status, 0);
+      assert.match(cut.error ?? '', /ECONNRESET|socket hang up/);
+      assert.equal((await get(f.nodePort, '/ok')).status, 200);
+    } finally {
+      await revert(a);
+    }
+
+    const base = median((await timings(f.nodePort, '/slow', 9)).map((x) => x.ms));
+    a = await inject('http-delay', { latency: 300, percent: 100, paths: ['/slow'] });
+    try {
+      const slow = median((await timings(f.nodePort, '/slow', 9)).map((x) => x.ms));
+      const quick = median((await timings(f.nodePort, '/quick', 9)).map((x) => x.ms));
+      t.diagnostic(
+        `http-delay: base ${base.toFixed(1)}, /slow ${slow.toFixed(1)}, /quick ${quick.toFixed(1)}`,
+      );
+      assert.ok(slow - base > 240 && slow - base < 360, `added ${slow - base}`);
+      assert.ok(quick < base + 100, `quick ${quick}`);
+    } finally {
+      await revert(a);
+    }
+    assert.equal(netState(uid), before);
+  },
+);
+
+test(
+  'packet-loss 30 % inbound: failed connects within the binomial interval',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    const a = await inject('packet-loss', { loss: 30, direction: 'inbound' });
+    let failed = 0;
+    const n = 300;
+    try {
+      // A dropped SYN is retransmitted after 1 s: a connect not done in 400 ms lost its SYN.
+      for (let i = 0; i < n; i += 30) {
+        const batch = await Promise.all(
+          Array.from({ length: 30 }, () => connects(f.nodePort, 400)),
+        );
+        failed += batch.filter((ok) => !ok).length;
+      }
+    } finally {
+      await revert(a);
+    }
+    t.diagnostic(`packet-loss 30%: ${failed}/${n} connects failed`);
+    // n=300, p=0.3: sd 7.9; 3.5 sd either side.
+    assert.ok(failed > 90 - 28 && failed < 90 + 28, `${failed} of ${n}`);
+    assert.equal(netState(uid), before);
+  },
+);
+
+test(
+  'dependency-down: the pod cannot reach host:port, other ports can; network-partition ingress',
+  { skip, timeout: 120_000 },
+  async () => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    const node = (cluster as ClusterEnv).GANTRY_NODE_IP ?? '10.201.0.1';
+    const servers = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<net.Server>((resolve) => {
+            const s = net.createServer((c) => c.end());
+            s.listen(0, node, () => resolve(s));
+          }),
+      ),
+    );
+    const [dep, other] = servers.map((s) => (s.address() as net.AddressInfo).port);
+    // A connect from inside the pod's network namespace (nsenter from the host).
+    const probe = (port: number) =>
+      inPodNet(uid, process.execPath, [
+        '-e',
+        `const s=require('net').connect(${port},'${node}');s.on('connect',()=>{console.log('ok');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(0)});setTimeout(()=>{console.log('timeout');process.exit(0)},1500)`,
+      ]).trim();
+    try {
+      assert.equal(probe(dep!), 'ok');
+      const a = await inject('dependency-down', { dependency: [`${node}:${dep}`], mode: 'reject' });
+      try {
+        assert.equal(probe(dep!), 'ECONNREFUSED');
+        assert.equal(probe(other!), 'ok');
+      } finally {
+        await revert(a);
+      }
+      assert.equal(probe(dep!), 'ok');
+
+      const p = await inject('network-partition', { direction: 'ingress' });
+      try {
+        assert.equal(await connects(f.nodePort, 1000), false);
+      } finally {
+        await revert(p);
+      }
+      assert.equal(await connects(f.nodePort, 1000), true);
+    } finally {
+      for (const s of servers) s.close();
+    }
+    assert.equal(netState(uid), before);
+  },
+);
+
+test(
+  'bandwidth 2mbit egress and ingress (tbf, ifb): throughput within ±20 %',
+  { skip, timeout: 150_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    const node = (cluster as ClusterEnv).GANTRY_NODE_IP ?? '10.201.0.1';
+    const bytes = 512 * 1024;
+    // A sink and a source on the node's address; the pod's side runs in its netns.
+    const sink = net.createServer((c) => c.resume());
+    const source = net.createServer((c) => c.end(Buffer.alloc(bytes, 7)));
+    await Promise.all([sink, source].map((s) => new Promise<void>((r) => s.listen(0, node, r))));
+    const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
+    const mbit = async (direction: 'up' | 'down') => {
+      const code =
+        direction === 'up'
+          ? `const s=require('net').connect(${port(sink)},'${node}',()=>{const t=Date.now();s.end(Buffer.alloc(${bytes},1),()=>{});s.on('close',()=>{console.log(${bytes}*8/((Date.now()-t)/1000)/1e6)})});`
+          : `const t=Date.now();let n=0;const s=require('net').connect(${port(source)},'${node}');s.on('data',d=>n+=d.length);s.on('end',()=>{console.log(n*8/((Date.now()-t)/1000)/1e6)});`;
+      const out = await inPodNetAsync(uid, process.execPath, [
+        '-e',
+        `${code}setTimeout(()=>process.exit(1),30000).unref()`,
+      ]);
+      return Number(out.trim());
+    };
+    try {
+      const a = await inject('bandwidth', {
+        rate: '2mbit',
+        direction: 'both',
+        burst: '32kb',
+        latency: 400,
+      });
+      let up: number;
+      let down: number;
+      try {
+        up = await mbit('up');
+        down = await mbit('down');
+      } finally {
+        await revert(a);
+      }
+      t.diagnostic(
+        `bandwidth 2mbit: egress ${up.toFixed(2)} mbit/s, ingress ${down.toFixed(2)} mbit/s`,
+      );
+      assert.ok(up > 1.6 && up < 2.4, `egress ${up}`);
+      assert.ok(down > 1.6 && down < 2.4, `ingress ${down}`);
+      assert.ok((await mbit('down')) > 10, 'unlimited again');
+    } finally {
+      sink.close();
+      source.close();
+    }
+    assert.equal(netState(uid), before);
+  },
+);
+
+test(
+  'refused before anything is touched: the reason named, the netns as it was',
+  { skip, timeout: 60_000 },
+  async () => {
+    const uid = target(f).pods[0]!.uid;
+    // eth0 with a root qdisc of its own: bandwidth will not replace what it could not restore.
+    inPodNet(uid, 'tc', [
+      'qdisc',
+      'add',
+      'dev',
+      'eth0',
+      'root',
+      'tbf',
+      'rate',
+      '100mbit',
+      'burst',
+      '64kb',
+      'latency',
+      '50ms',
+    ]);
+    try {
+      const before = netState(uid);
+      const def = faultByKind('bandwidth')!;
+      await assert.rejects(
+        def.inject(
+          f.ctx,
+          { rate: '1mbit', direction: 'egress', burst: '32kb', latency: 400 },
+          target(f),
+          30_000,
+        ),
+        /bandwidth refused on node \S+: tc-tbf: eth0 has a root qdisc of its own \(qdisc tbf/,
+      );
+      assert.equal(netState(uid), before);
+      assert.deepEqual(
+        (await listRecords(f.kube)).filter((r) => r.namespace === ns),
+        [],
+      );
+    } finally {
+      inPodNet(uid, 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']);
+    }
+  },
+);
