@@ -9,6 +9,7 @@
 // what it lists is back. `gantry chaos recover` reverts whatever records remain.
 import type { Kube } from '../kube/client.js';
 import type { ServiceSpec } from '../spec/index.js';
+import type { K8sUndo, NodeUndo } from './undo.js';
 
 export type FaultFamily =
   'pod' | 'service' | 'node' | 'network' | 'http' | 'dns' | 'stress' | 'disk';
@@ -115,7 +116,7 @@ export type InjectNodeFault = (
   ctx: FaultContext,
   kind: string,
   target: ResolvedTarget,
-  ops: import('./undo.js').NodeUndo[],
+  ops: NodeUndo[],
   durationMs: number,
   description: string,
 ) => Promise<ActiveFault>;
@@ -130,7 +131,7 @@ export type InjectK8sFault = (
   ctx: FaultContext,
   kind: string,
   target: ResolvedTarget,
-  undo: import('./undo.js').K8sUndo[],
+  undo: K8sUndo[],
   apply: () => Promise<void>,
   durationMs: number,
   description: string,

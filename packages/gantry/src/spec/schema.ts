@@ -609,9 +609,11 @@ export const serviceSpecSchema = z
     labels: z.record(z.string(), z.string()).default({}).describe('extra labels on every object'),
     dependsOn: z
       .array(
-        z.string().regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-          message: 'must be NAME or NAMESPACE/NAME of another service',
-        }),
+        z
+          .string()
+          .regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+            message: 'must be NAME or NAMESPACE/NAME of another service',
+          }),
       )
       .max(64)
       .default([])
