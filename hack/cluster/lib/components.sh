@@ -423,9 +423,12 @@ CFG
   start_daemon alertmanager prometheus-alertmanager --config.file="$STATE/alertmanager/alertmanager.yml" \
     --storage.path="$STATE/alertmanager/data" --web.listen-address="$ALERTMANAGER_ADDR" \
     --cluster.listen-address=
+  # Also on the node address: what pods reach (gantry's in-cluster release driver queries it
+  # there, GANTRY_DRIVER_PROMETHEUS_URL in `cluster env`). 127.0.0.1 stays the host's address.
   start_daemon prometheus "$BIN/prometheus" --config.file="$STATE/prometheus/prometheus.yml" \
     --storage.tsdb.path="$STATE/prometheus/data" --storage.tsdb.retention.time=2d \
-    --web.listen-address="$PROMETHEUS_ADDR" --web.enable-lifecycle
+    --web.listen-address="$PROMETHEUS_ADDR" --web.listen-address="$NODE_IP:${PROMETHEUS_ADDR##*:}" \
+    --web.enable-lifecycle
   wait_for "alertmanager" 60 http_ok "http://$ALERTMANAGER_ADDR/-/ready"
   wait_for "prometheus" 60 http_ok "http://$PROMETHEUS_ADDR/-/ready"
   # A running Prometheus or Alertmanager keeps its old configuration until told to reload.

@@ -5,6 +5,8 @@
 import type { KubeObject } from '../render/index.js';
 import { KubeApiError, describeObject } from './errors.js';
 import type { ObjectRef } from './errors.js';
+import { existsSync } from 'node:fs';
+import { inClusterAvailable, inClusterToken, loadInClusterAccess } from './in-cluster.js';
 import { kubeconfigPath, loadClusterAccess } from './kubeconfig.js';
 import { ResourcePaths } from './resources.js';
 import { httpsTransport, statusInfo, statusMessage } from './transport.js';
@@ -46,6 +48,10 @@ export class Kube {
 
   static load(opts: KubeOptions = {}): Kube {
     const path = kubeconfigPath(opts.kubeconfig);
+    // In a pod with no kubeconfig given or found: its ServiceAccount (as client-go does).
+    if (!opts.kubeconfig && !process.env.KUBECONFIG && !existsSync(path) && inClusterAvailable()) {
+      return Kube.inCluster();
+    }
     const access = loadClusterAccess(path, opts.context);
     let plugin: CredentialSource | undefined;
     if (access.needsPlugin) {
@@ -73,6 +79,11 @@ export class Kube {
       };
     }
     return new Kube(httpsTransport(access, plugin));
+  }
+
+  /** The pod's own ServiceAccount: the in-cluster API server address, CA and token. */
+  static inCluster(): Kube {
+    return new Kube(httpsTransport(loadInClusterAccess(), inClusterToken()));
   }
 
   get server(): string {

@@ -9,6 +9,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { Prometheus, analysisFor, judge, measure, prometheusUrl } from '../analysis/index.js';
 import type { Decision } from '../analysis/index.js';
 import type { Kube } from '../kube/client.js';
+import type { KubeObject } from '../render/index.js';
 import { describeObject } from '../kube/errors.js';
 import { waitForRollout } from '../kube/rollout.js';
 import { Notifier } from '../notify/index.js';
@@ -23,7 +24,7 @@ import {
   resolveSecretValues,
   withoutInlineWebhooks,
 } from '../spec/index.js';
-import type { ServiceSpec } from '../spec/index.js';
+import type { ResolvedWebhook, ServiceSpec } from '../spec/index.js';
 import { routerFor, routerKind } from '../traffic/index.js';
 import type { TrafficRouter } from '../traffic/index.js';
 import { canaryName, canaryRefs, renderCanary } from './canary.js';
@@ -51,6 +52,20 @@ export interface DriveOptions {
    * digests a stored release keeps instead (a release taken over elsewhere).
    */
   spec?: ServiceSpec;
+  /**
+   * Secret values and webhooks read by the process that started the release: a driver in
+   * the cluster cannot read the starting user's environment or files, so they are handed
+   * to it (in a Secret only it may read) and used instead of reading them here.
+   */
+  values?: ResolvedValues;
+  /** Prometheus as this process reaches it (default: the spec's, then the environment's). */
+  prometheusUrl?: string;
+}
+
+/** The values a release needs that never go into its stored state. */
+export interface ResolvedValues {
+  secretValues: Record<string, string>;
+  webhooks: ResolvedWebhook[];
 }
 
 /** Same spec and image: a second `release start` of the same release resumes it. */
@@ -85,6 +100,120 @@ export async function acquireDriver(
 }
 
 /**
+ * The secret values and webhooks of a release, read from the environment and files; one
+ * that cannot be read stops the release before it starts. Checks the values too.
+ */
+export function resolveReleaseValues(
+  spec: ServiceSpec,
+  specDir: string,
+  env?: NodeJS.ProcessEnv,
+): ResolvedValues {
+  const secretValues = resolveSecretValues(spec, specDir, env);
+  checkKubernetesRules(spec, { secretValues });
+  // Webhooks that cannot be read stop a release before it starts, as secrets do.
+  const webhooks = resolveNotifyTargets(spec, specDir, env);
+  if (webhooks.problems.length) throw new SecretSourceError(webhooks.problems.join('\n'));
+  return { secretValues, webhooks: webhooks.targets };
+}
+
+/** Whether `s` is this very release (same image and spec): starting it again resumes it. */
+export function isSameRelease(s: RolloutState, spec: ServiceSpec, image: string): boolean {
+  return s.image === image && specDigest(s.spec) === specDigest(spec);
+}
+
+/** Refuses to start a release while another one (other image or spec) is in progress. */
+export function refuseOtherRelease(s: RolloutState, spec: ServiceSpec, image: string): void {
+  if (isSameRelease(s, spec, image)) return;
+  throw new ReleaseError(
+    `another release of ${s.service} (${s.image}${s.version ? ` ${s.version}` : ''}) is in progress ` +
+      `(${s.phase}, step ${s.stepIndex + 1}/${s.steps.length}); ` +
+      'promote or abort it first (gantry release promote | abort), or resume it with gantry release resume',
+  );
+}
+
+/** The canary a release would start, checked against the stable Deployment and the API server. */
+export interface PreparedCanary {
+  objects: KubeObject[];
+  stableReplicas: number;
+  router: RolloutState['router'];
+  canaryReplicas: number;
+}
+
+/** Checks the stable Deployment, renders the canary's objects and validates them (offline, then a dry run). */
+export async function prepareCanary(
+  kube: Kube,
+  spec: ServiceSpec,
+  opts: { image: string; version?: string; secretValues: Readonly<Record<string, string>> },
+): Promise<PreparedCanary> {
+  const stable = await kube.get<V1Deployment>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: spec.name, namespace: spec.namespace },
+  });
+  if (!stable) {
+    throw new ReleaseError(
+      `${spec.namespace}/${spec.name} has no stable Deployment yet: ship the first version with gantry deploy`,
+    );
+  }
+  if (stable.spec?.template.metadata?.labels?.['gantry.dev/track'] !== 'stable') {
+    throw new ReleaseError(
+      `the pods of ${spec.namespace}/${spec.name} lack the gantry.dev/track label: deploy the current version once with this gantry first`,
+    );
+  }
+  const stableReplicas = stable.spec?.replicas ?? spec.replicas;
+  const router = routerKind(spec);
+  const canaryReplicas = canaryReplicasFor(router, stableReplicas);
+  const objects = renderCanary(spec, {
+    image: opts.image,
+    ...(opts.version ? { version: opts.version } : {}),
+    secretValues: opts.secretValues,
+    replicas: canaryReplicas,
+  });
+  const { ObjectValidationError, validateObjects } = await import('../validate/openapi.js');
+  const problems = validateObjects(objects);
+  if (problems.length) throw new ObjectValidationError(problems);
+  await Promise.all(objects.map((o) => kube.apply(o, { dryRun: true })));
+  return { objects, stableReplicas, router, canaryReplicas };
+}
+
+function canaryReplicasFor(router: RolloutState['router'], stableReplicas: number): number {
+  return router === 'gateway' ? Math.max(1, stableReplicas) : 1;
+}
+
+/** The state a new release starts from (phase starting); the release it replaces joins the history. */
+export function newReleaseState(
+  spec: ServiceSpec,
+  opts: { image: string; version?: string; specDir: string },
+  prepared: Pick<PreparedCanary, 'stableReplicas' | 'router'>,
+  replaced: RolloutState | undefined,
+): RolloutState {
+  const now = new Date().toISOString();
+  return {
+    service: spec.name,
+    namespace: spec.namespace,
+    strategy: spec.release.strategy,
+    router: prepared.router,
+    spec,
+    specDir: opts.specDir,
+    image: opts.image,
+    ...(opts.version ? { version: opts.version } : {}),
+    phase: 'starting',
+    steps: planSteps(spec.release),
+    stepIndex: 0,
+    canaryPercent: 0,
+    traffic: 'all traffic on stable',
+    appliedStep: -1,
+    stableReplicas: prepared.stableReplicas,
+    startedAt: now,
+    stepStartedAt: now,
+    updatedAt: now,
+    decisions: [],
+    // The release this one replaces joins the history (gantry history lists them).
+    past: releaseHistory(replaced).slice(0, RELEASES_KEPT),
+  };
+}
+
+/**
  * Starts a release of `spec` running `image`. Refuses when another release of
  * the service is active (unless it is the same image: then it resumes it).
  */
@@ -100,11 +229,7 @@ export async function startRelease(
     );
   }
   const store = new RolloutStore(kube, spec.namespace, spec.name);
-  const secretValues = resolveSecretValues(spec, opts.specDir, opts.env);
-  checkKubernetesRules(spec, { secretValues });
-  // Webhooks that cannot be read stop a release before it starts, as secrets do.
-  const webhooks = resolveNotifyTargets(spec, opts.specDir, opts.env);
-  if (webhooks.problems.length) throw new SecretSourceError(webhooks.problems.join('\n'));
+  const { secretValues, webhooks } = resolveReleaseValues(spec, opts.specDir, opts.env);
   // States read back from the cluster hold inline webhook URLs as digests only.
   const driveOpts: DriveOptions = { ...opts, spec };
   const lock = await acquireDriver(kube, spec, opts.actor);
@@ -112,72 +237,16 @@ export async function startRelease(
     const existing = await store.read();
     if (isActive(existing?.state)) {
       const s = existing.state;
-      if (s.image !== opts.image || specDigest(s.spec) !== specDigest(spec)) {
-        throw new ReleaseError(
-          `another release of ${s.service} (${s.image}${s.version ? ` ${s.version}` : ''}) is in progress ` +
-            `(${s.phase}, step ${s.stepIndex + 1}/${s.steps.length}); ` +
-            'promote or abort it first (gantry release promote | abort), or resume it with gantry release resume',
-        );
-      }
+      refuseOtherRelease(s, spec, opts.image);
       emit({ type: 'stage', message: `resuming the release of ${s.image} (${s.phase})` });
       return await drive(kube, existing, lock, secretValues, driveOpts);
     }
 
-    const stable = await kube.get<V1Deployment>({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: spec.name, namespace: spec.namespace },
-    });
-    if (!stable) {
-      throw new ReleaseError(
-        `${spec.namespace}/${spec.name} has no stable Deployment yet: ship the first version with gantry deploy`,
-      );
-    }
-    if (stable.spec?.template.metadata?.labels?.['gantry.dev/track'] !== 'stable') {
-      throw new ReleaseError(
-        `the pods of ${spec.namespace}/${spec.name} lack the gantry.dev/track label: deploy the current version once with this gantry first`,
-      );
-    }
-    const stableReplicas = stable.spec?.replicas ?? spec.replicas;
-    const router = routerKind(spec);
-    const canaryReplicas = router === 'gateway' ? Math.max(1, stableReplicas) : 1;
-    const objects = renderCanary(spec, {
-      image: opts.image,
-      ...(opts.version ? { version: opts.version } : {}),
-      secretValues,
-      replicas: canaryReplicas,
-    });
-    const { ObjectValidationError, validateObjects } = await import('../validate/openapi.js');
-    const problems = validateObjects(objects);
-    if (problems.length) throw new ObjectValidationError(problems);
-    await Promise.all(objects.map((o) => kube.apply(o, { dryRun: true })));
-
-    const now = new Date().toISOString();
-    const state: RolloutState = {
-      service: spec.name,
-      namespace: spec.namespace,
-      strategy: spec.release.strategy,
-      router,
-      spec,
-      specDir: opts.specDir,
-      image: opts.image,
-      ...(opts.version ? { version: opts.version } : {}),
-      phase: 'starting',
-      steps: planSteps(spec.release),
-      stepIndex: 0,
-      canaryPercent: 0,
-      traffic: 'all traffic on stable',
-      appliedStep: -1,
-      stableReplicas,
-      startedAt: now,
-      stepStartedAt: now,
-      updatedAt: now,
-      decisions: [],
-      // The release this one replaces joins the history (gantry history lists them).
-      past: releaseHistory(existing?.state).slice(0, RELEASES_KEPT),
-    };
+    const prepared = await prepareCanary(kube, spec, { ...opts, secretValues });
+    const { objects, canaryReplicas } = prepared;
+    const state = newReleaseState(spec, opts, prepared, existing?.state);
     let v = await store.write(state, existing?.resourceVersion);
-    const notifier = notifierOf(webhooks.targets, emit);
+    const notifier = notifierOf(webhooks, emit);
     await notify(
       notifier,
       v.state,
@@ -264,7 +333,10 @@ export async function requestAction(
         });
         if (action === 'pause') return (await handleRequest(store, v, emit)).state;
         const secretValues =
-          action === 'abort' ? {} : resolveSecretValues(v.state.spec, v.state.specDir, opts.env);
+          action === 'abort'
+            ? {}
+            : (opts.values?.secretValues ??
+              resolveSecretValues(v.state.spec, v.state.specDir, opts.env));
         return await drive(kube, v, lock, secretValues, opts);
       } finally {
         await lock.release();
@@ -301,9 +373,24 @@ function notifierFor(
   opts: DriveOptions,
   emit: (e: RolloutEvent) => void,
 ): Notifier {
+  if (opts.values) return notifierOf(opts.values.webhooks, emit);
   const { targets, problems } = resolveNotifyTargets(spec, specDir, opts.env, opts.spec);
   for (const p of problems) emit({ type: 'warning', message: `notification left out: ${p}` });
   return notifierOf(targets, emit);
+}
+
+/** Tells the release's webhooks that it started (as `release start` does once the state is written). */
+export async function notifyStarted(
+  s: RolloutState,
+  webhooks: readonly WebhookTarget[],
+  emit: (e: RolloutEvent) => void = () => undefined,
+): Promise<void> {
+  await notify(
+    notifierOf(webhooks, emit),
+    s,
+    'started',
+    `release of ${s.image} started (${s.strategy}, ${s.steps.length} steps)`,
+  );
 }
 
 function notifierOf(targets: readonly WebhookTarget[], emit: (e: RolloutEvent) => void) {
@@ -387,7 +474,7 @@ async function drive(
   const store = new RolloutStore(kube, spec.namespace, spec.name);
   const router = routerFor(kube, spec, { stableReplicas: start.state.stableReplicas });
   const notifier = notifierFor(spec, start.state.specDir, opts, emit);
-  const prom = new Prometheus(prometheusUrl(spec.release.analysis));
+  const prom = new Prometheus(prometheusUrl(spec.release.analysis, opts.prometheusUrl));
   const interval = spec.release.analysis.interval * 1000;
   // Probes and scrapes left out of the counts (analysis/user-traffic.ts).
   const analysis = analysisFor(spec);
@@ -406,6 +493,12 @@ async function drive(
     if (s.phase === 'promoting')
       return promoteRelease(kube, store, router, notifier, v, secretValues, opts);
     if (!isActive(s)) return s;
+    if (s.phase === 'starting' && s.driver) {
+      // Handed to a driver in the cluster before the canary was started: start it (again,
+      // when a driver died meanwhile: applying is idempotent).
+      v = await startCanary(kube, store, v, lock, secretValues, opts);
+      continue;
+    }
     if (s.phase === 'starting') {
       // The driver that created the canary died before it was ready: start over from abort.
       v = await store.update((x) => {
@@ -562,6 +655,69 @@ async function drive(
     }
     await sleep(interval, undefined, { signal: opts.signal }).catch(() => undefined);
   }
+}
+
+/**
+ * Drives the stored release of a service to its end (or until `opts.signal`), with the
+ * driver's lease held: what the in-cluster driver runs. Undefined when none is recorded.
+ */
+export async function driveHeld(
+  kube: Kube,
+  namespace: string,
+  service: string,
+  lock: Lock,
+  opts: DriveOptions = {},
+): Promise<RolloutState | undefined> {
+  const v = await new RolloutStore(kube, namespace, service).read();
+  if (!v || !isActive(v.state)) return v?.state;
+  const secretValues =
+    opts.values?.secretValues ?? resolveSecretValues(v.state.spec, v.state.specDir, opts.env);
+  return drive(kube, v, lock, secretValues, opts);
+}
+
+/** Applies the canary of a release handed to a driver and waits until it is ready. */
+async function startCanary(
+  kube: Kube,
+  store: RolloutStore,
+  v: Versioned,
+  lock: Lock,
+  secretValues: Readonly<Record<string, string>>,
+  opts: DriveOptions,
+): Promise<Versioned> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const s = v.state;
+  const replicas = canaryReplicasFor(s.router, s.stableReplicas);
+  const objects = renderCanary(s.spec, {
+    image: s.image,
+    ...(s.version ? { version: s.version } : {}),
+    secretValues,
+    replicas,
+  });
+  emit({
+    type: 'stage',
+    message: `starting the canary ${canaryName(s.spec)} (${replicas} replicas of ${s.image})`,
+  });
+  for (const o of objects) {
+    await kube.apply(o);
+    emit({ type: 'progress', message: `applied ${describeObject(o)}` });
+  }
+  const ready = await waitForRollout(kube, s.namespace, canaryName(s.spec), {
+    timeoutMs: opts.rolloutTimeoutMs ?? 300_000,
+    onProgress: (m) => emit({ type: 'progress', message: m }),
+    signal: opts.signal ? AbortSignal.any([lock.lost, opts.signal]) : lock.lost,
+  });
+  // Stopped (or the lease lost): the release stays as stored for the next driver.
+  if (opts.signal?.aborted || lock.lost.aborted) return v;
+  return store.update((x) => {
+    if (x.phase !== 'starting') return;
+    if (ready.ok) {
+      x.phase = 'progressing';
+      x.stepStartedAt = new Date().toISOString();
+    } else {
+      x.phase = 'aborting';
+      x.message = `the canary did not become ready: ${ready.reason}: ${ready.message}`;
+    }
+  });
 }
 
 function record(step: number, d: Decision) {

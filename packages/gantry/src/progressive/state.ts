@@ -86,6 +86,11 @@ export interface RolloutState {
   revision?: number;
   /** Earlier releases of the service, newest first (kept across releases for history). */
   past?: ReleaseSummary[];
+  /**
+   * Set when the release was handed to a driver in the cluster (gantry release start
+   * --detach): the driver's Deployment, its image and when it was handed over.
+   */
+  driver?: { deployment: string; image: string; since: string };
 }
 
 /** One ended release as `gantry history` lists it. */
@@ -150,6 +155,16 @@ function resourceVersionOf(o: KubeObject): string {
   return (o.metadata as { resourceVersion?: string }).resourceVersion ?? '';
 }
 
+/** The state a release's Secret holds (as read or watched), or undefined when it holds none. */
+export function decodeRolloutState(secret: KubeObject): Versioned | undefined {
+  const payload = (secret as { data?: Record<string, string> }).data?.state;
+  if (!payload) return undefined;
+  const state = JSON.parse(
+    gunzipSync(Buffer.from(payload, 'base64')).toString('utf8'),
+  ) as RolloutState;
+  return { state, resourceVersion: resourceVersionOf(secret) };
+}
+
 export class ConflictError extends Error {
   override name = 'ConflictError';
 }
@@ -171,12 +186,7 @@ export class RolloutStore {
 
   async read(): Promise<Versioned | undefined> {
     const s = await this.kube.get<KubeObject & { data?: Record<string, string> }>(this.ref());
-    const payload = s?.data?.state;
-    if (!s || !payload) return undefined;
-    const state = JSON.parse(
-      gunzipSync(Buffer.from(payload, 'base64')).toString('utf8'),
-    ) as RolloutState;
-    return { state, resourceVersion: resourceVersionOf(s) };
+    return s ? decodeRolloutState(s) : undefined;
   }
 
   /**
