@@ -61,7 +61,16 @@ test(
     });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /user-service is up\./);
-    assert.match(r.stdout, /API {10}http:\/\/10\.96\.\d+\.\d+\/api\/users/);
+    // Where a person reaches it first (the gateway), then the in-cluster name and paths.
+    assert.match(
+      r.stdout,
+      /via gateway {2}curl -H 'Host: users\.\S+' http:\/\/127\.0\.0\.1:8000\//,
+    );
+    assert.match(
+      r.stdout,
+      /in cluster {3}http:\/\/user-service\.\S+\.svc\/ \(Service IP 10\.96\.\d+\.\d+\)/,
+    );
+    assert.match(r.stdout, /paths {8}readiness \/readyz · metrics \/metrics · .*API \/api\/users/);
     assert.match(r.stdout, /Prometheus {3}http:\/\/127\.0\.0\.1:9090/);
     assert.match(r.stdout, /alerts {7}6 rules loaded \(gantry alerts status -f /);
     const replicas = run(
