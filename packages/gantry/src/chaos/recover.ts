@@ -44,6 +44,8 @@ export interface RecoverOptions {
   helperImage?: string;
   /** Revert even records whose helper still runs (abort). */
   all?: boolean;
+  /** Only the records of these services (gantry chaos recover -f DIR). */
+  services?: readonly { namespace: string; name: string }[];
   emit?: (message: string) => void;
 }
 
@@ -90,7 +92,12 @@ export async function listActive(
 export async function recover(kube: Kube, opts: RecoverOptions = {}): Promise<RecoverReport> {
   const emit = opts.emit ?? (() => undefined);
   const report: RecoverReport = { reverted: [], active: [], failed: [], cleaned: [] };
-  const [records, pods] = await Promise.all([listRecords(kube, opts), helpers(kube)]);
+  const [all, pods] = await Promise.all([listRecords(kube, opts), helpers(kube)]);
+  const records = opts.services
+    ? all.filter((r) =>
+        opts.services!.some((s) => s.namespace === r.namespace && s.name === r.service),
+      )
+    : all;
   const podsOf = (id: string) => pods.filter((p) => p.metadata?.labels?.[RECORD_LABEL] === id);
   let image: string | undefined;
   await Promise.all(

@@ -150,8 +150,18 @@ test(
       (await get(f.nodePort, '/', 1000)).status === 0 ? true : undefined,
     );
     assert.notEqual(netState(uid), before);
+    // Limited to other services (gantry chaos recover -f DIR), it leaves this record alone.
+    const other = await recover(f.kube, {
+      experiment: f.ctx.experiment,
+      services: [{ namespace: f.ctx.spec.namespace, name: 'another-service' }],
+    });
+    assert.deepEqual(other.reverted, []);
+    assert.notEqual(netState(uid), before);
     const t0 = Date.now();
-    const r = await recover(f.kube, { experiment: f.ctx.experiment });
+    const r = await recover(f.kube, {
+      experiment: f.ctx.experiment,
+      services: [{ namespace: f.ctx.spec.namespace, name: f.ctx.spec.name }],
+    });
     const took = Date.now() - t0;
     assert.deepEqual(r.failed, []);
     assert.deepEqual(r.reverted, [a.id]);

@@ -13,6 +13,7 @@ import { gamedayScore } from '../../../chaos/experiment/score.js';
 import type { Experiment } from '../../../chaos/experiment/types.js';
 import { faults } from '../../../chaos/faults/index.js';
 import { abort, listActive, recover } from '../../../chaos/recover.js';
+import { FILE_HELP, collectFiles, loadFleet, specFilesOf } from '../fleet.js';
 import type { ActiveRecord, RecoverReport } from '../../../chaos/recover.js';
 import type { Kube } from '../../../kube/client.js';
 import { globals } from '../../context.js';
@@ -254,17 +255,30 @@ Examples:
     .command('recover')
     .description('revert what undo records still list (after a killed gantry or helper)')
     .option('--experiment <name>', 'only the records of this experiment run')
+    .option('-f, --file <path>', `only these services: ${FILE_HELP}`, collectFiles, [])
     .option('--helper-image <image>', 'helper image for the revert helpers (other clusters)')
-    .action(async (flags: { experiment?: string; helperImage?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const r = await recover(await g.kube(), {
-        ...(flags.experiment ? { experiment: flags.experiment } : {}),
-        ...(flags.helperImage ? { helperImage: flags.helperImage } : {}),
-        ...progress(g.format === 'text'),
-      });
-      if (g.format === 'json') printJson(r);
-      else process.stdout.write(describeRecover('recovered', r));
-    });
+    .action(
+      async (
+        flags: { experiment?: string; file: string[]; helperImage?: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const services = flags.file.length
+          ? loadFleet(specFilesOf(flags.file).files).members.map((m) => ({
+              namespace: m.spec.namespace,
+              name: m.spec.name,
+            }))
+          : undefined;
+        const r = await recover(await g.kube(), {
+          ...(services ? { services } : {}),
+          ...(flags.experiment ? { experiment: flags.experiment } : {}),
+          ...(flags.helperImage ? { helperImage: flags.helperImage } : {}),
+          ...progress(g.format === 'text'),
+        });
+        if (g.format === 'json') printJson(r);
+        else process.stdout.write(describeRecover('recovered', r));
+      },
+    );
 }
 
 function describeActive(a: ActiveRecord): string {
