@@ -306,6 +306,14 @@ test(
       second.stderr,
       /another release of echo \(.*\) is in progress \(paused, step 1\/1\), driven by gantry release driver in pod gantry-driver-echo-/,
     );
+    // The driver is not one of the services Gantry deploys: the fleet view leaves it out.
+    const fleet = await gantry(['-o', 'json', 'status', '--all-namespaces']).result;
+    const listed = (JSON.parse(fleet.stdout) as { services: { service: string }[] }).services;
+    assert.ok(
+      listed.some((x) => x.service === 'echo'),
+      fleet.stdout,
+    );
+    assert.ok(!listed.some((x) => x.service.startsWith('gantry-driver-')), fleet.stdout);
 
     // Delete the driver pod; sample the lease holder and the driver pods until another pod holds it.
     const holder = leaseHolder();

@@ -35,7 +35,9 @@ export function driverName(service: string): string {
 export function driverLabels(service: string): Record<string, string> {
   return {
     'app.kubernetes.io/name': 'gantry-release-driver',
-    'app.kubernetes.io/managed-by': 'gantry',
+    // Not managed-by=gantry: that label marks the services Gantry deploys (status -A, the
+    // console's fleet), and the driver is not one of them.
+    'app.kubernetes.io/part-of': 'gantry',
     [DRIVER_LABEL]: service,
   };
 }
