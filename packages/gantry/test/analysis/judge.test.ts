@@ -403,6 +403,44 @@ test('an undecided step whose canary is no worse than stable passes, and says it
   );
 });
 
+test('slow requests at the limit and the early looks: stable plus the slow-rate tolerance, not stable alone', () => {
+  const spec = analysisSpec();
+  const stable = { requests: 30_000, errors: 0, slow: 150, observed: 30_000 };
+  // Counts of good canaries aborted on real releases (bench/canary/run.ts on a loaded
+  // machine) by the test against stable's bound alone: now within the tolerance.
+  for (const [slow, n, at] of [
+    [6, 327, 300],
+    [2, 36, 75],
+    [4, 120, 150],
+  ] as const) {
+    const d = judge(
+      measurement({
+        windowSeconds: at,
+        stable,
+        canary: { requests: n, errors: 0, slow, observed: n },
+      }),
+      spec,
+      { elapsedSeconds: at, minSeconds: 15, maxSeconds: 300, intervalSeconds: 5 },
+    );
+    assert.notEqual(d.verdict, 'abort', `${slow}/${n} at ${at}s: ${d.summary}`);
+    assert.ok(!d.checks.some((c) => c.kind === 'limit'), d.summary);
+  }
+  // A canary clearly slower than that (5 % over stable's P99 against 0.5 %) is still stopped.
+  const d = judge(
+    measurement({
+      windowSeconds: 300,
+      stable,
+      canary: { requests: 300, errors: 0, slow: 15, observed: 300 },
+    }),
+    spec,
+    { elapsedSeconds: 300, minSeconds: 15, maxSeconds: 300 },
+  );
+  assert.equal(d.verdict, 'abort', d.summary);
+  assert.match(d.summary, /slow-rate/);
+  const limit = d.checks.find((c) => c.kind === 'limit');
+  if (limit) assert.match(limit.baseline, /\+ 1% tolerance/);
+});
+
 test('at 1 canary req/s, a 2% error excess is caught; a good canary is not aborted', (t) => {
   const spec = analysisSpec();
   const weights = [1, 5, 25, 50];
