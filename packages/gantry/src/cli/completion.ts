@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import { parse } from 'yaml';
+import { contextNamespace, serviceRef } from './target.js';
 
 export type CompletionDirective = 'files' | 'dirs' | 'none';
 
@@ -28,6 +29,9 @@ export interface ProviderContext {
   specFile: string;
   kubeconfig?: string;
   context?: string;
+  /** --service and -n/--namespace typed so far. */
+  service?: string;
+  namespace?: string;
 }
 
 /** Fixed value lists of options and arguments, by "command path:name". */
@@ -85,6 +89,8 @@ export async function complete(
     specFile: values.file ?? 'gantry.yaml',
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context ? { context: values.context } : {}),
+    ...(values.service ? { service: values.service } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
   };
   const cmdPath = path.join(' ');
   const filter = (list: { value: string; description?: string }[]): Completion['candidates'] =>
@@ -220,12 +226,22 @@ async function kubeOf(ctx: ProviderContext) {
   });
 }
 
+/** The service --service names so far, else the spec's. */
+async function serviceOf(ctx: ProviderContext): Promise<{ namespace: string; name: string }> {
+  const ref = ctx.service
+    ? serviceRef({ service: ctx.service, namespace: ctx.namespace }, false, () =>
+        contextNamespace(ctx.kubeconfig, ctx.context),
+      )
+    : undefined;
+  return ref ?? specOf(ctx);
+}
+
 export const defaultProviders: Record<string, Provider> = {
   // gantry rollback REVISION: the service's recorded revisions, newest first.
   'rollback:revision': async (ctx) => {
-    const spec = await specOf(ctx);
+    const svc = await serviceOf(ctx);
     const { ReleaseStore } = await import('../release/store.js');
-    const history = await new ReleaseStore(await kubeOf(ctx), spec.namespace, spec.name).history();
+    const history = await new ReleaseStore(await kubeOf(ctx), svc.namespace, svc.name).history();
     return history.map((r) => ({
       value: String(r.revision),
       description: `${r.status} ${r.image} ${r.startedAt}`,
@@ -249,6 +265,22 @@ export const defaultProviders: Record<string, Provider> = {
       value: s.id,
       description: s.matchers.map((m) => `${m.name}=${m.value}`).join(','),
     }));
+  },
+  // --service: the services Gantry manages, in -n's namespace (bare names) or in every
+  // namespace (NAMESPACE/NAME, bare in the context's own namespace).
+  '*:service': async (ctx) => {
+    const { managedServices } = await import('../fleet/status.js');
+    const found = await managedServices(await kubeOf(ctx), ctx.namespace);
+    const home = ctx.namespace ?? contextNamespace(ctx.kubeconfig, ctx.context);
+    return found.map((s) => ({
+      value: s.namespace === home ? s.name : `${s.namespace}/${s.name}`,
+      description: `namespace ${s.namespace}`,
+    }));
+  },
+  '*:namespace': async (ctx) => {
+    const kube = await kubeOf(ctx);
+    const list = await kube.list<{ metadata?: { name?: string } }>('v1', 'Namespace', undefined);
+    return list.flatMap((n) => (n.metadata?.name ? [{ value: n.metadata.name }] : []));
   },
   '*:context': async (ctx) => {
     const { kubeconfigPath } = await import('../kube/kubeconfig.js');

@@ -5,6 +5,7 @@ import type { Kube } from '../kube/client.js';
 import { parseDuration as specDuration } from '../spec/duration.js';
 import { parseFormat, UsageError } from './output.js';
 import type { OutputFormat } from './output.js';
+import { contextNamespace } from './target.js';
 
 interface GlobalOpts {
   output?: string;
@@ -12,10 +13,16 @@ interface GlobalOpts {
   context?: string;
 }
 
-export function globals(cmd: Command): { format: OutputFormat; kube: () => Promise<Kube> } {
+export function globals(cmd: Command): {
+  format: OutputFormat;
+  kube: () => Promise<Kube>;
+  /** The kubeconfig context's namespace (for --service NAME without -n). */
+  defaultNamespace: () => string;
+} {
   const g = cmd.optsWithGlobals<GlobalOpts>();
   return {
     format: parseFormat(g.output),
+    defaultNamespace: () => contextNamespace(g.kubeconfig, g.context),
     // The client library takes a second to load: only commands that talk to a cluster pay.
     kube: async () => {
       const { Kube } = await import('../kube/client.js');

@@ -105,6 +105,59 @@ test('rollback revisions come from the release records in the cluster', async (t
     ['3', '2', '1', ':none'],
   );
   assert.match(lines[0]!, /\tdeployed 127\.0\.0\.1:5000\/shop:1\.0\.3/);
+
+  // A service in the cluster by name: completed from the Deployments Gantry manages, and
+  // the commands that need no more than its name take it instead of a spec.
+  kubectl(
+    env,
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'shop',
+        namespace: ns,
+        labels: { 'app.kubernetes.io/managed-by': 'gantry', 'app.kubernetes.io/name': 'shop' },
+      },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'shop' } },
+        template: {
+          metadata: { labels: { app: 'shop' } },
+          spec: { containers: [{ name: 'shop', image: '127.0.0.1:5000/shop:1.0.3' }] },
+        },
+      },
+    }),
+  );
+  const slow = { ...env, GANTRY_COMPLETION_TIMEOUT_MS: '20000' };
+  const first = (args: string[]) => {
+    const c = runGantry(['__complete', ...args], slow, 30_000);
+    assert.equal(c.status, 0, c.stderr);
+    return c.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t')[0]);
+  };
+  assert.ok(first(['status', '--service', '']).includes(`${ns}/shop`));
+  assert.deepEqual(first(['history', '-n', ns, '--service', 'sh']), ['shop', ':none']);
+  assert.ok(first(['console', '-n', 'complete-']).includes(ns));
+  assert.deepEqual(first(['rollback', '--service', `${ns}/shop`, '']), ['3', '2', '1', ':none']);
+  const h = runGantry(['history', '--service', `${ns}/shop`, '-o', 'json'], env, 30_000);
+  assert.equal(h.status, 0, h.stderr);
+  const revisions = (JSON.parse(h.stdout) as { revisions: { revision: number }[] }).revisions;
+  assert.deepEqual(
+    revisions.map((r) => r.revision),
+    [3, 2, 1],
+  );
+  const rs = runGantry(['release', 'status', '-s', 'shop', '-n', ns], env, 30_000);
+  assert.equal(rs.status, 0, rs.stderr);
+  assert.equal(rs.stdout, `${ns}/shop: no release recorded\n`);
+  const both = runGantry(['history', '-f', spec, '--service', 'shop'], env, 30_000);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /give -f or --service, not both/);
+  const bad = runGantry(['status', '--service', 'a/b/c'], env, 30_000);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--service a\/b\/c: NAME or NAMESPACE\/NAME/);
 });
 
 // The scripts run `gantry`, as a user's shell would; a wrapper on PATH starts this checkout.

@@ -16,6 +16,22 @@ import { globals, parseDuration } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { UsageError, printJson } from '../output.js';
 import type { OutputFormat } from '../output.js';
+import { serviceRef, withServiceOption } from '../target.js';
+import type { ServiceRef, TargetOpts } from '../target.js';
+
+/**
+ * The release's service: --service NAME (the release as stored in the cluster, its spec
+ * included) or the spec -f names (default gantry.yaml).
+ */
+function targetOf(
+  opts: { file?: string } & TargetOpts,
+  defaultNamespace: () => string,
+): ServiceRef & { spec?: ServiceSpec } {
+  const ref = serviceRef(opts, opts.file !== undefined, defaultNamespace);
+  if (ref) return ref;
+  const spec = loadSpecFile(opts.file ?? 'gantry.yaml');
+  return { namespace: spec.namespace, name: spec.name, spec };
+}
 
 /** One check of a verdict: metric, canary vs stable, statistic, threshold. */
 function checkLine(c: CheckRecord): string {
@@ -288,91 +304,97 @@ Examples:
       },
     );
 
-  release
+  const status = release
     .command('status')
     .description("phase, step, traffic split and the judge's last verdict")
-    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('-f, --file <path>', 'spec file (for name and namespace; default gantry.yaml)');
+  withServiceOption(status)
     .option(
       '--watch',
       'follow the release: print step changes and verdicts as they happen until it ends (Ctrl-C stops following; the release goes on)',
     )
     .option('--timeout <duration>', 'with --watch: stop following after this long', '1h')
-    .action(async (opts: { file: string; watch?: boolean; timeout: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const spec = loadSpecFile(opts.file);
-      const { RolloutStore } = await import('../../progressive/index.js');
-      const { changesBetween, cleanUpFinishedDriver, followRelease } =
-        await import('../../progressive/detach/index.js');
-      const kube = await g.kube();
-      if (opts.watch) {
-        const ac = new AbortController();
-        const onSignal = () => ac.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        const t0 = Date.now();
-        try {
-          const r = await followRelease(kube, spec.namespace, spec.name, {
-            signal: ac.signal,
-            timeoutMs: parseDuration(opts.timeout),
-            onState: (prev, cur) => {
-              if (g.format === 'json') {
-                const { spec: _spec, past: _past, ...rest } = cur;
-                process.stdout.write(`${JSON.stringify(rest)}\n`);
-                return;
-              }
-              if (!prev) {
-                report(g.format, cur);
+    .action(
+      async (
+        opts: { file?: string; watch?: boolean; timeout: string } & TargetOpts,
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const spec = targetOf(opts, g.defaultNamespace);
+        const { RolloutStore } = await import('../../progressive/index.js');
+        const { changesBetween, cleanUpFinishedDriver, followRelease } =
+          await import('../../progressive/detach/index.js');
+        const kube = await g.kube();
+        if (opts.watch) {
+          const ac = new AbortController();
+          const onSignal = () => ac.abort();
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          const t0 = Date.now();
+          try {
+            const r = await followRelease(kube, spec.namespace, spec.name, {
+              signal: ac.signal,
+              timeoutMs: parseDuration(opts.timeout),
+              onState: (prev, cur) => {
+                if (g.format === 'json') {
+                  const { spec: _spec, past: _past, ...rest } = cur;
+                  process.stdout.write(`${JSON.stringify(rest)}\n`);
+                  return;
+                }
+                if (!prev) {
+                  report(g.format, cur);
+                  process.stderr.write(
+                    'following the release (Ctrl-C stops following; the release goes on)\n',
+                  );
+                }
+                const t = `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
+                for (const c of prev ? changesBetween(prev, cur) : []) {
+                  process.stderr.write(`${t} ${changeLine(c)}\n`);
+                }
+              },
+            });
+            if (r.end === 'none') {
+              if (g.format === 'json')
+                printJson({ service: spec.name, namespace: spec.namespace, phase: null });
+              else process.stdout.write(`${spec.namespace}/${spec.name}: no release recorded\n`);
+              return;
+            }
+            if (r.end === 'detached') {
+              if (g.format === 'text')
                 process.stderr.write(
-                  'following the release (Ctrl-C stops following; the release goes on)\n',
+                  '\nstopped following; the release goes on (gantry release status --watch follows it again)\n',
                 );
-              }
-              const t = `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
-              for (const c of prev ? changesBetween(prev, cur) : []) {
-                process.stderr.write(`${t} ${changeLine(c)}\n`);
-              }
-            },
-          });
-          if (r.end === 'none') {
-            if (g.format === 'json')
-              printJson({ service: spec.name, namespace: spec.namespace, phase: null });
-            else process.stdout.write(`${spec.namespace}/${spec.name}: no release recorded\n`);
-            return;
+              return;
+            }
+            if (r.end === 'timeout') {
+              if (g.format === 'text')
+                process.stderr.write(
+                  `stopped following after ${opts.timeout}; the release goes on\n`,
+                );
+              return;
+            }
+            if (r.state) {
+              await cleanUpFinishedDriver(kube, r.state);
+              if (g.format === 'text') report(g.format, r.state);
+              exit.push(exitFor(r.state));
+            }
+          } finally {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
           }
-          if (r.end === 'detached') {
-            if (g.format === 'text')
-              process.stderr.write(
-                '\nstopped following; the release goes on (gantry release status --watch follows it again)\n',
-              );
-            return;
-          }
-          if (r.end === 'timeout') {
-            if (g.format === 'text')
-              process.stderr.write(
-                `stopped following after ${opts.timeout}; the release goes on\n`,
-              );
-            return;
-          }
-          if (r.state) {
-            await cleanUpFinishedDriver(kube, r.state);
-            if (g.format === 'text') report(g.format, r.state);
-            exit.push(exitFor(r.state));
-          }
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          return;
         }
-        return;
-      }
-      const cur = await new RolloutStore(kube, spec.namespace, spec.name).read();
-      await cleanUpFinishedDriver(kube, cur?.state);
-      if (!cur) {
-        if (g.format === 'json')
-          printJson({ service: spec.name, namespace: spec.namespace, phase: null });
-        else process.stdout.write(`${spec.namespace}/${spec.name}: no release recorded\n`);
-        return;
-      }
-      report(g.format, cur.state);
-    });
+        const cur = await new RolloutStore(kube, spec.namespace, spec.name).read();
+        await cleanUpFinishedDriver(kube, cur?.state);
+        if (!cur) {
+          if (g.format === 'json')
+            printJson({ service: spec.name, namespace: spec.namespace, phase: null });
+          else process.stdout.write(`${spec.namespace}/${spec.name}: no release recorded\n`);
+          return;
+        }
+        report(g.format, cur.state);
+      },
+    );
 
   const actions: [string, 'pause' | 'resume' | 'promote' | 'abort', string][] = [
     [
@@ -389,14 +411,20 @@ Examples:
     ['abort', 'abort', 'send all traffic back to stable at once and remove the canary'],
   ];
   for (const [name, action, description] of actions) {
-    release
+    const command = release
       .command(name)
       .description(description)
-      .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+      .option('-f, --file <path>', 'spec file (for name and namespace; default gantry.yaml)');
+    withServiceOption(command)
       .option('--timeout <duration>', 'budget for rollouts this command may drive', '5m')
-      .action(async (opts: { file: string; timeout: string }, cmd: Command) => {
+      .addHelpText(
+        'after',
+        `\nExamples:\n  gantry release ${name} -f deploy/user-service/gantry.yaml\n  gantry release ${name} --service user-service -n default   # the release stored in the cluster\n`,
+      )
+      .action(async (opts: { file?: string; timeout: string } & TargetOpts, cmd: Command) => {
         const g = globals(cmd);
-        const spec = loadSpecFile(opts.file);
+        const target = targetOf(opts, g.defaultNamespace);
+        const spec = target.spec;
         const { requestAction } = await import('../../progressive/index.js');
         const stop = interruptible(g.format);
         try {
@@ -404,10 +432,10 @@ Examples:
             rolloutTimeoutMs: parseDuration(opts.timeout),
             onEvent: eventPrinter(g.format),
             signal: stop.signal,
-            spec,
+            ...(spec ? { spec } : {}),
           };
           const kube = await g.kube();
-          const s = await requestAction(kube, spec.namespace, spec.name, action, o);
+          const s = await requestAction(kube, target.namespace, target.name, action, o);
           // A driver in the cluster removes itself when the release ends; one that could not is removed here.
           const { cleanUpFinishedDriver } = await import('../../progressive/detach/index.js');
           await cleanUpFinishedDriver(kube, s);

@@ -1,16 +1,18 @@
 // Cluster commands: deploy, history, status, rollback, restart.
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { waitForRollout } from '../../kube/rollout.js';
-import { applyRelease, deploy } from '../../release/deploy.js';
+import { deploy } from '../../release/deploy.js';
+import { restartService } from '../../release/restart.js';
+import { RollbackTargetError, rollbackService } from '../../release/rollback.js';
 import type { DeployEvent, DeployResult } from '../../release/deploy.js';
-import { acquireLockWaiting } from '../../release/lock.js';
 import { RolloutStore, assertNoActiveRelease, releaseHistory } from '../../progressive/state.js';
 import { ReleaseStore, current } from '../../release/store.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
 import { LOCK_WAIT_HELP, globals, lockWaitMs, parseDuration } from '../context.js';
 import { printJson, UsageError } from '../output.js';
+import { serviceRef, withServiceOption } from '../target.js';
+import type { ServiceRef, TargetOpts } from '../target.js';
 import { managedServices, serviceStatus } from '../../fleet/status.js';
 import type { ReleaseRecord } from '../../release/record.js';
 import {
@@ -199,10 +201,11 @@ Examples:
       },
     );
 
-  program
+  const history = program
     .command('history')
     .description('list the recorded revisions and progressive releases of a service, newest first')
-    .option('-f, --file <path>', FILE_HELP, collectFiles, [])
+    .option('-f, --file <path>', FILE_HELP, collectFiles, []);
+  withServiceOption(history)
     .addHelpText(
       'after',
       `
@@ -211,14 +214,20 @@ Releases are gantry release runs (canary, gray, blue-green): the image, the outc
 (promoted, aborted, failed), why (the judge's verdict, or who promoted or aborted it),
 and how far they got. -o json prints {"revisions": [...], "releases": [...]}.
 
-Example:
+Examples:
   gantry history -f deploy/user-service/gantry.yaml
+  gantry history --service user-service -n default     # no spec at hand
 `,
     )
-    .action(async (opts: { file: string[] }, cmd: Command) => {
+    .action(async (opts: { file: string[] } & TargetOpts, cmd: Command) => {
       const g = globals(cmd);
-      const { files, many } = specFilesOf(opts.file);
-      const specs = many ? loadFleet(files).members.map((m) => m.spec) : [loadSpecFile(files[0]!)];
+      const ref = serviceRef(opts, opts.file.length > 0, g.defaultNamespace);
+      const { files, many } = ref ? { files: [], many: false } : specFilesOf(opts.file);
+      const specs: ServiceRef[] = ref
+        ? [ref]
+        : many
+          ? loadFleet(files).members.map((m) => m.spec)
+          : [loadSpecFile(files[0]!)];
       const kube = await g.kube();
       const all = await Promise.all(
         specs.map(async (spec) => {
@@ -246,11 +255,12 @@ Example:
       }
     });
 
-  program
+  const status = program
     .command('status')
     .description('the current revision and the live health of a service, or of many in a table')
     .option('-f, --file <path>', FILE_HELP, collectFiles, [])
-    .option('-A, --all-namespaces', 'every service Gantry manages in the cluster (no spec needed)')
+    .option('-A, --all-namespaces', 'every service Gantry manages in the cluster (no spec needed)');
+  withServiceOption(status)
     .addHelpText(
       'after',
       `
@@ -260,122 +270,82 @@ Examples:
   gantry status -f deploy/user-service/gantry.yaml -o json
   gantry status -f deploy/          # every spec below deploy/, one table
   gantry status -A                  # the fleet
+  gantry status -s default/user-service
 `,
     )
-    .action(async (opts: { file: string[]; allNamespaces?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      if (opts.allNamespaces) {
-        if (opts.file.length) throw new UsageError('give -f or --all-namespaces, not both');
-        const kube = await g.kube();
-        exit.push(await statusFleet(kube, await managedServices(kube), g.format));
-        return;
-      }
-      const { files, many } = specFilesOf(opts.file);
-      if (many) {
-        const services = loadFleet(files).members.map((m) => m.spec);
-        exit.push(await statusFleet(await g.kube(), services, g.format));
-        return;
-      }
-      const spec = loadSpecFile(files[0]!);
-      const out = await serviceStatus(await g.kube(), spec.namespace, spec.name);
-      if (g.format === 'json') printJson(out);
-      else {
-        process.stdout.write(
-          `${spec.namespace}/${spec.name}: revision ${out.revision ?? '-'} (${out.image ?? 'never deployed'})\n`,
-        );
-        if (out.latest && out.latest.revision !== out.revision)
+    .action(
+      async (opts: { file: string[]; allNamespaces?: boolean } & TargetOpts, cmd: Command) => {
+        const g = globals(cmd);
+        if (opts.allNamespaces) {
+          if (opts.file.length || opts.service)
+            throw new UsageError('give -f, --service or --all-namespaces, not two of them');
+          const kube = await g.kube();
+          exit.push(await statusFleet(kube, await managedServices(kube), g.format));
+          return;
+        }
+        const ref = serviceRef(opts, opts.file.length > 0, g.defaultNamespace);
+        const { files, many } = ref ? { files: [], many: false } : specFilesOf(opts.file);
+        if (many) {
+          const services = loadFleet(files).members.map((m) => m.spec);
+          exit.push(await statusFleet(await g.kube(), services, g.format));
+          return;
+        }
+        const spec = ref ?? loadSpecFile(files[0]!);
+        const out = await serviceStatus(await g.kube(), spec.namespace, spec.name);
+        if (g.format === 'json') printJson(out);
+        else {
           process.stdout.write(
-            `  latest attempt: revision ${out.latest.revision} ${out.latest.status}\n`,
+            `${spec.namespace}/${spec.name}: revision ${out.revision ?? '-'} (${out.image ?? 'never deployed'})\n`,
           );
-        process.stdout.write(
-          out.deployment
-            ? `  ${out.deployment.ready}/${out.deployment.replicas} ready; ${out.deployment.rollout}: ${out.deployment.message}\n`
-            : '  no Deployment in the cluster\n',
-        );
-      }
-      if (!out.healthy) exit.push(ExitCode.DeployFailed);
-    });
+          if (out.latest && out.latest.revision !== out.revision)
+            process.stdout.write(
+              `  latest attempt: revision ${out.latest.revision} ${out.latest.status}\n`,
+            );
+          process.stdout.write(
+            out.deployment
+              ? `  ${out.deployment.ready}/${out.deployment.replicas} ready; ${out.deployment.rollout}: ${out.deployment.message}\n`
+              : '  no Deployment in the cluster\n',
+          );
+        }
+        if (!out.healthy) exit.push(ExitCode.DeployFailed);
+      },
+    );
 
-  program
+  const rollback = program
     .command('rollback [revision]')
     .description('return to an earlier revision (default: the one before the current)')
-    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('-f, --file <path>', 'spec file (for name and namespace; default gantry.yaml)');
+  withServiceOption(rollback)
     .option('--timeout <duration>', 'how long the rollout may take', '2m')
     .option('--wait [duration]', LOCK_WAIT_HELP)
     .addHelpText(
       'after',
-      '\nExamples:\n  gantry rollback -f deploy/user-service/gantry.yaml\n  gantry rollback 3 -f deploy/user-service/gantry.yaml\n',
+      '\nExamples:\n  gantry rollback -f deploy/user-service/gantry.yaml\n  gantry rollback 3 -f deploy/user-service/gantry.yaml\n  gantry rollback --service user-service -n default     # no spec at hand\n',
     )
     .action(
       async (
         revArg: string | undefined,
-        opts: { file: string; timeout: string; wait?: string | boolean },
+        opts: { file?: string; timeout: string; wait?: string | boolean } & TargetOpts,
         cmd: Command,
       ) => {
         const g = globals(cmd);
-        const spec = loadSpecFile(opts.file);
+        const spec =
+          serviceRef(opts, opts.file !== undefined, g.defaultNamespace) ??
+          loadSpecFile(opts.file ?? 'gantry.yaml');
+        if (revArg !== undefined && !/^\d+$/.test(revArg))
+          throw new UsageError(`no revision ${revArg} of ${spec.name}`);
         const kube = await g.kube();
-        await assertNoActiveRelease(kube, spec.namespace, spec.name);
-        const store = new ReleaseStore(kube, spec.namespace, spec.name);
-        const emit = progressPrinter(g.format);
-        const lock = await acquireLockWaiting(kube, spec.namespace, spec.name, {
-          waitMs: lockWaitMs(opts.wait),
-          onWait: (e) => emit({ type: 'progress', message: `waiting: ${e.message.split(';')[0]}` }),
-        });
         try {
-          const history = await store.history();
-          const cur = current(history);
-          const target = revArg
-            ? history.find((r) => r.revision === Number(revArg))
-            : history.find((r) => r.status === 'superseded' && (!cur || r.revision < cur.revision));
-          if (!target)
-            throw new UsageError(
-              revArg
-                ? `no revision ${revArg} of ${spec.name}`
-                : `${spec.name} has no earlier good revision`,
-            );
-          const started = Date.now();
-          const revision = (history[0]?.revision ?? 0) + 1;
-          emit({
-            type: 'stage',
-            stage: 'rollback',
-            message: `re-applying revision ${target.revision} as revision ${revision}`,
-          });
-          const record = {
-            ...target,
-            revision,
-            status: 'pending' as const,
-            rollbackOf: target.revision,
-            actor: lock.holder,
-            startedAt: new Date().toISOString(),
-          };
-          delete record.finishedAt;
-          await store.save(record);
-          const r = await applyRelease(kube, target, cur?.objects ?? [], {
+          const result = await rollbackService(kube, spec, {
+            ...(revArg !== undefined ? { revision: Number(revArg) } : {}),
             timeoutMs: parseDuration(opts.timeout),
-            emit,
+            lockWaitMs: lockWaitMs(opts.wait),
+            emit: progressPrinter(g.format),
           });
-          const done = {
-            ...record,
-            status: r.ok ? ('deployed' as const) : ('failed' as const),
-            finishedAt: new Date().toISOString(),
-            message: r.ok
-              ? `rollback to ${target.revision}: ${r.message}`
-              : `${r.reason}: ${r.message}`,
-          };
-          await store.save(done);
-          if (r.ok && cur) await store.save({ ...cur, status: 'superseded' });
-          const result: DeployResult = {
-            ok: r.ok,
-            revision,
-            status: done.status,
-            elapsedMs: Date.now() - started,
-            message: done.message,
-            rollout: r,
-          };
           exit.push(reportDeploy(g.format, result));
-        } finally {
-          await lock.release();
+        } catch (err) {
+          if (err instanceof RollbackTargetError) throw new UsageError(err.message);
+          throw err;
         }
       },
     );
@@ -432,43 +402,20 @@ Example:
       async (opts: { file: string; timeout: string; wait?: string | boolean }, cmd: Command) => {
         const g = globals(cmd);
         const spec = loadSpecFile(opts.file);
-        const kube = await g.kube();
-        const lock = await acquireLockWaiting(kube, spec.namespace, spec.name, {
-          waitMs: lockWaitMs(opts.wait),
+        const r = await restartService(await g.kube(), spec, {
+          timeoutMs: parseDuration(opts.timeout),
+          lockWaitMs: lockWaitMs(opts.wait),
           onWait: (e) => process.stderr.write(`waiting: ${e.message.split(';')[0]}\n`),
+          onProgress: (m) => progressPrinter(g.format)({ type: 'progress', message: m }),
         });
-        try {
-          // Its own field manager: the annotation only, the rest of the Deployment untouched.
-          await kube.apply(
-            {
-              apiVersion: 'apps/v1',
-              kind: 'Deployment',
-              metadata: { name: spec.name, namespace: spec.namespace },
-              spec: {
-                template: {
-                  metadata: {
-                    annotations: { 'gantry.dev/restartedAt': new Date().toISOString() },
-                  },
-                },
-              },
-            },
-            { fieldManager: 'gantry-restart' },
+        if (g.format === 'json') printJson(r);
+        else
+          process.stdout.write(
+            r.ok
+              ? `restarted in ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`
+              : `restart FAILED: ${r.reason}: ${r.message}\n`,
           );
-          const r = await waitForRollout(kube, spec.namespace, spec.name, {
-            timeoutMs: parseDuration(opts.timeout),
-            onProgress: (m) => progressPrinter(g.format)({ type: 'progress', message: m }),
-          });
-          if (g.format === 'json') printJson(r);
-          else
-            process.stdout.write(
-              r.ok
-                ? `restarted in ${(r.elapsedMs / 1000).toFixed(1)}s: ${r.message}\n`
-                : `restart FAILED: ${r.reason}: ${r.message}\n`,
-            );
-          exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
-        } finally {
-          await lock.release();
-        }
+        exit.push(r.ok ? ExitCode.Ok : ExitCode.DeployFailed);
       },
     );
 
