@@ -52,6 +52,45 @@ test('gantry release --help teaches the commands; start needs --image', () => {
   assert.match(r.stderr, /--image/);
 });
 
+test('--image and --version-label are checked before anything is read or applied (exit 2)', () => {
+  const spec = fileURLToPath(new URL('../../../deploy/user-service/gantry.yaml', import.meta.url));
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], {
+      encoding: 'utf8',
+      // No cluster: a check that came after the cluster call would fail differently.
+      env: { ...process.env, KUBECONFIG: '/nonexistent/kubeconfig' },
+    });
+  for (const cmd of [
+    ['render'],
+    ['deploy'],
+    ['diff'],
+    ['release', 'start'],
+    ['chart', '--out', '/tmp/x'],
+  ]) {
+    const bad = run([...cmd, '-f', spec, '--image', 'Registry.example/Shop:1 0']);
+    assert.equal(bad.status, 2, `${cmd.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, /--image <ref>' argument 'Registry.example\/Shop:1 0' is invalid/);
+  }
+  for (const cmd of [['render'], ['deploy'], ['diff'], ['release', 'start', '--image', 'a:1']]) {
+    const bad = run([...cmd, '-f', spec, '--version-label', 'x y']);
+    assert.equal(bad.status, 2, `${cmd.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, /--version-label <semver>' argument 'x y' is invalid/);
+  }
+  // What `gantry version` prints is accepted; the label holds it with + as _.
+  const ok = run([
+    'render',
+    '--no-secret-sources',
+    '-f',
+    spec,
+    '--image',
+    '127.0.0.1:5000/gantry/user-service:1.5.0-dev.3',
+    '--version-label',
+    '1.5.0-dev.3+g1a2b3c',
+  ]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /app\.kubernetes\.io\/version: 1\.5\.0-dev\.3_g1a2b3c/);
+});
+
 // bin/gantry.js runs bundle/main.cjs from a V8 code cache when the bundle is fresh (after
 // `npm run build`, as the test command does); with only `tsc -b` there is no bundle to test.
 const bundle = fileURLToPath(new URL('../bundle/main.cjs', import.meta.url));

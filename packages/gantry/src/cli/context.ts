@@ -1,6 +1,8 @@
 // What every cluster command needs from the global flags: the output format
 // and a lazily loaded cluster client; plus the duration flags they share.
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
+import { parseImageRef } from '../image/ref.js';
 import type { Kube } from '../kube/client.js';
 import { parseDuration as specDuration } from '../spec/duration.js';
 import { parseFormat, UsageError } from './output.js';
@@ -58,3 +60,26 @@ export function lockWaitMs(v: string | boolean | undefined): number {
 
 export const LOCK_WAIT_HELP =
   'wait up to DURATION (bare: 5m) while another gantry holds the service lock, instead of refusing';
+
+/** commander parser of --image: a reference registries accept, checked before anything runs. */
+export function imageFlag(v: string): string {
+  try {
+    parseImageRef(v);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  return v;
+}
+
+/**
+ * commander parser of --version-label: what `gantry version` prints (1.4.2,
+ * 1.5.0-dev.3+g1a2b3c) or another label-like value. The label keeps it with `+` as `_`;
+ * anything else a label cannot hold is refused rather than rewritten behind the user's back.
+ */
+export function versionLabelFlag(v: string): string {
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,61}[A-Za-z0-9])?$/.test(v))
+    throw new InvalidArgumentError(
+      "a version such as 1.4.2 or 1.5.0-dev.3+g1a2b3c: letters, digits, '.', '_', '-' and '+', at most 63, a letter or digit at both ends",
+    );
+  return v;
+}

@@ -9,6 +9,7 @@ import {
 } from '../../render/chart.js';
 import { loadSpecFile } from '../../spec/index.js';
 import { VersionError } from '../../version/index.js';
+import { imageFlag } from '../context.js';
 import { parseFormat, printJson, UsageError } from '../output.js';
 
 interface ChartOpts {
@@ -27,7 +28,7 @@ export function registerChartCommands(program: Command): void {
     )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
     .requiredOption('-d, --out <dir>', 'chart directory (new, empty, or an earlier export)')
-    .option('--image <ref>', 'image to run (overrides the spec)')
+    .option('--image <ref>', 'image to run (overrides the spec)', imageFlag)
     .option('--chart-version <semver>', 'chart version', DEFAULT_CHART_VERSION)
     .option(
       '--app-version <version>',

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { diffService } from '../../release/diff.js';
 import type { DiffResult, FieldChange } from '../../release/diff.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
-import { globals } from '../context.js';
+import { globals, imageFlag, versionLabelFlag } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { printJson, UsageError } from '../output.js';
 import { FILE_HELP, collectFiles, diffFleet, loadFleet, specFilesOf } from './fleet.js';
@@ -15,8 +15,8 @@ export function registerDiffCommands(program: Command): number[] {
     .command('diff')
     .description('show what gantry deploy would change, object by object and field by field')
     .option('-f, --file <path>', FILE_HELP, collectFiles, [])
-    .option('--image <ref>', 'image to run (overrides the spec)')
-    .option('--version-label <semver>', 'value of app.kubernetes.io/version')
+    .option('--image <ref>', 'image to run (overrides the spec)', imageFlag)
+    .option('--version-label <semver>', 'value of app.kubernetes.io/version', versionLabelFlag)
     .addHelpText(
       'after',
       `

@@ -12,7 +12,7 @@ import type {
 import type { Change } from '../../progressive/detach/index.js';
 import { loadSpecFile } from '../../spec/index.js';
 import type { ServiceSpec } from '../../spec/index.js';
-import { globals, parseDuration } from '../context.js';
+import { globals, parseDuration, imageFlag, versionLabelFlag } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { UsageError, printJson } from '../output.js';
 import type { OutputFormat } from '../output.js';
@@ -207,8 +207,8 @@ Examples:
       "start the canary and walk the steps, promoting or aborting on the judge's verdicts",
     )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
-    .requiredOption('--image <ref>', "the new version's image")
-    .option('--version-label <semver>', 'value of app.kubernetes.io/version')
+    .requiredOption('--image <ref>', "the new version's image", imageFlag)
+    .option('--version-label <semver>', 'value of app.kubernetes.io/version', versionLabelFlag)
     .option('--timeout <duration>', "budget for the canary's and the promotion's rollouts", '5m')
     .option(
       '--detach',

@@ -9,7 +9,14 @@ import { RolloutStore, assertNoActiveRelease, releaseHistory } from '../../progr
 import { ReleaseStore, current } from '../../release/store.js';
 import { loadSpecFile, resolveSecretValues } from '../../spec/index.js';
 import { ExitCode } from '../exit-codes.js';
-import { LOCK_WAIT_HELP, globals, lockWaitMs, parseDuration } from '../context.js';
+import {
+  LOCK_WAIT_HELP,
+  globals,
+  lockWaitMs,
+  parseDuration,
+  imageFlag,
+  versionLabelFlag,
+} from '../context.js';
 import { printJson, UsageError } from '../output.js';
 import { serviceRef, withServiceOption } from '../target.js';
 import type { ServiceRef, TargetOpts } from '../target.js';
@@ -85,8 +92,8 @@ export function registerReleaseCommands(program: Command): number[] {
       'apply a service (or several) to the cluster and wait until ready; returns to the last good release on failure',
     )
     .option('-f, --file <path>', FILE_HELP, collectFiles, [])
-    .option('--image <ref>', 'image to run (overrides the spec)')
-    .option('--version-label <semver>', 'value of app.kubernetes.io/version')
+    .option('--image <ref>', 'image to run (overrides the spec)', imageFlag)
+    .option('--version-label <semver>', 'value of app.kubernetes.io/version', versionLabelFlag)
     .option('--timeout <duration>', 'how long the rollout may take', '5m')
     .option(
       '--rollback-timeout <duration>',

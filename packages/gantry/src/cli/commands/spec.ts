@@ -14,6 +14,7 @@ import {
   specJsonSchema,
 } from '../../spec/index.js';
 import { validateSpec } from '../../validate/spec-check.js';
+import { imageFlag, versionLabelFlag } from '../context.js';
 import { parseFormat, printJson } from '../output.js';
 
 interface SpecOpts {
@@ -46,8 +47,8 @@ export function registerSpecCommands(program: Command): void {
       'print the Kubernetes objects a spec renders to: what deploy applies (secret values shown as <redacted>)',
     )
     .option('-f, --file <path>', 'spec file', 'gantry.yaml')
-    .option('--image <ref>', 'image to run (overrides the spec)')
-    .option('--version-label <semver>', 'value of app.kubernetes.io/version')
+    .option('--image <ref>', 'image to run (overrides the spec)', imageFlag)
+    .option('--version-label <semver>', 'value of app.kubernetes.io/version', versionLabelFlag)
     .option(
       '--no-secret-sources',
       'do not read the secret sources; the config hash then differs from the one deploy applies',
