@@ -31,6 +31,7 @@ import type { Measurement, Tick } from '../../packages/gantry/src/analysis/index
 import type { AnalysisSpec } from '../../packages/gantry/src/spec/index.js';
 import { LiveSim, analysisSpec } from '../../packages/gantry/test/analysis/sim.js';
 import type { TrackModel } from '../../packages/gantry/test/analysis/sim.js';
+import { formatInterval, median, pct, ratio, ratioInterval } from './stats.js';
 
 // 100 per cell: with 20, one cell's blast-radius ratio swung from 0.37 to 1.12 between
 // blocks of seeds (see the ratio's bootstrap interval in the table).
@@ -225,13 +226,6 @@ function side(outcomes: Outcome[], fault: Fault, rate: number): Side {
   return { outcomes, harmed, served: outcomes.length * rate * WINDOW };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (!n) return NaN;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const failed = (s: Side) => sum(s.outcomes.map((o) => o.failed));
 const blast = (s: Side) => s.harmed / Math.max(1, s.served);
@@ -240,64 +234,18 @@ const abortSecs = (s: Side) =>
   s.outcomes.filter((o) => o.result === 'aborted').map((o) => o.seconds);
 const count = (s: Side, r: Outcome['result']) => s.outcomes.filter((o) => o.result === r).length;
 
-function pct(x: number): string {
-  if (!Number.isFinite(x)) return '—';
-  return `${(100 * x).toFixed(x < 0.001 ? 4 : 3)}%`;
-}
-
 function tta(s: Side): string {
   const xs = abortSecs(s);
   if (!xs.length) return 'none';
   return `${median(xs)} (${Math.max(...xs)})`;
 }
 
-function ratio(a: number, b: number): string {
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return '—';
-  if (b === 0) return a === 0 ? '—' : '∞';
-  return a / b < 0.01 ? (a / b).toFixed(4) : (a / b).toFixed(2);
-}
-
-/** mulberry32, for the bootstrap (seeded: the table is reproducible). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * 95 % percentile-bootstrap interval of the cell's blast-radius ratio gantry / Flagger:
- * each judge's releases resampled with replacement (2,000 times). Both sides have the same
- * denominator, so the ratio is Σ harmed (gantry) ÷ Σ harmed (Flagger).
- */
-function ratioInterval(c: Cell, seed: number): [number, number] {
-  const harm = (o: Outcome) => o.failed + (c.fault.slowShare ?? 0) * o.canaryRequests;
-  const g = c.gantry.outcomes.map(harm);
-  const f = c.flagger.outcomes.map(harm);
-  const r = rng(seed);
-  const draw = (xs: number[]) => {
-    let t = 0;
-    for (let i = 0; i < xs.length; i++) t += xs[Math.floor(r() * xs.length)]!;
-    return t;
-  };
-  const ratios: number[] = [];
-  for (let b = 0; b < 2000; b++) {
-    const fb = draw(f);
-    const gb = draw(g);
-    ratios.push(fb > 0 ? gb / fb : gb > 0 ? Infinity : 1);
-  }
-  ratios.sort((a, b) => a - b);
-  return [ratios[Math.floor(0.025 * ratios.length)]!, ratios[Math.floor(0.975 * ratios.length)]!];
-}
-
+/** The cell's blast-radius ratio gantry / Flagger: Σ harmed (gantry) ÷ Σ harmed (Flagger). */
 function interval(c: Cell, ci: number): string {
-  const [lo, hi] = ratioInterval(c, 7919 * (ci + 1));
-  const f = (x: number) => (Number.isFinite(x) ? (x < 0.01 ? x.toFixed(4) : x.toFixed(2)) : '∞');
-  return `${f(lo)}–${f(hi)}`;
+  const harm = (o: Outcome) => o.failed + (c.fault.slowShare ?? 0) * o.canaryRequests;
+  return formatInterval(
+    ratioInterval(c.gantry.outcomes.map(harm), c.flagger.outcomes.map(harm), 7919 * (ci + 1)),
+  );
 }
 
 function cellName(c: Cell): string {

@@ -42,6 +42,7 @@ import { parseSpec } from '../../packages/gantry/src/spec/index.js';
 import { Load, once } from '../../hack/cluster/test/load.js';
 import type { Sample } from '../../hack/cluster/test/load.js';
 import { userServiceSpec } from '../../hack/cluster/test/user-service-spec.js';
+import { formatInterval, median, pct, ratio, ratioInterval, rng } from './stats.js';
 
 // --- cells -------------------------------------------------------------------------------
 
@@ -369,18 +370,6 @@ async function runGroup(
 
 // --- the table -------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded generator for the Flagger replay's drawn windows. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function poisson(r: () => number, lambda: number): number {
   if (lambda > 50) {
     const u = Math.max(1e-12, r());
@@ -539,42 +528,9 @@ function flaggerReplay(
   }
 }
 
-/** 95 % percentile-bootstrap interval of Σ a ÷ Σ b, each side's releases resampled (2,000 times). */
-function ratioInterval(a: number[], b: number[], seed: number): string {
+function ratioText(a: number[], b: number[], seed: number): string {
   if (![...a, ...b].some((x) => x > 0)) return '—';
-  const r = rng(seed);
-  const draw = (xs: number[]) => {
-    let t = 0;
-    for (let i = 0; i < xs.length; i++) t += xs[Math.floor(r() * xs.length)]!;
-    return t;
-  };
-  const ratios: number[] = [];
-  for (let k = 0; k < 2000; k++) {
-    const bb = draw(b);
-    const aa = draw(a);
-    ratios.push(bb > 0 ? aa / bb : aa > 0 ? Infinity : 1);
-  }
-  ratios.sort((x, y) => x - y);
-  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 0.01 ? 4 : 2) : '∞');
-  return `${f(ratios[Math.floor(0.025 * ratios.length)]!)}–${f(ratios[Math.floor(0.975 * ratios.length)]!)}`;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (!n) return NaN;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
-function pct(x: number): string {
-  if (!Number.isFinite(x)) return '—';
-  return `${(100 * x).toFixed(x < 0.001 ? 4 : 3)}%`;
-}
-
-function ratio(a: number, b: number): string {
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return '—';
-  if (b === 0) return a === 0 ? '—' : '∞';
-  return a / b < 0.01 ? (a / b).toFixed(4) : (a / b).toFixed(2);
+  return formatInterval(ratioInterval(a, b, seed));
 }
 
 const fmtS = (xs: number[]) =>
@@ -627,7 +583,7 @@ export function table(all: Trial[], cells: Cell[], header: string): string {
         `${bad ? `${ts.filter((t) => t.phase === 'promoted').length} / ${fl.filter((o) => o.result === 'promoted').length}` : '—'} | ` +
         `${bad ? '—' : `${ts.filter((t) => t.phase === 'aborted').length} / ${fl.filter((o) => o.result === 'aborted').length}`} | ` +
         `${pct(g / served)} | ${pct(f / served)} | ${ratio(g, f)} | ` +
-        `${ratioInterval(
+        `${ratioText(
           gHarm,
           fl.map((o) => o.harmed),
           7919 * (ci + 1),
