@@ -76,9 +76,14 @@ build_prometheus() {
 
 # etcd 3.6 from the Go module proxy (see etcd/main.go for why not Debian's 3.4).
 build_etcd() {
-  local version out
-  version=$(awk '/go.etcd.io\/etcd\/server\/v3 v/ {print $2; exit}' "$CLUSTER_DIR/etcd/go.mod")
-  out=$GANTRY_CACHE/etcd/$version
+  local version key out
+  # `require go.etcd.io/etcd/server/v3 vX.Y.Z` (or the same inside a require block).
+  version=$(awk '{for (i = 1; i < NF; i++) if ($i == "go.etcd.io/etcd/server/v3") {print $(i + 1); exit}}' \
+    "$CLUSTER_DIR/etcd/go.mod")
+  [[ $version == v* ]] || die "etcd: no go.etcd.io/etcd/server/v3 version in $CLUSTER_DIR/etcd/go.mod"
+  # The version names the build; the sources beside it (main.go, go.sum) are in the key too.
+  key=$(cd "$CLUSTER_DIR/etcd" && cat go.mod go.sum main.go | sha256sum | cut -c1-12)
+  out=$GANTRY_CACHE/etcd/$version-$key
   if [[ -x $out/etcd ]]; then
     info "cached: $out/etcd"
   else
