@@ -32,6 +32,7 @@ import type {
   RenderedAlertmanager,
   ReceiverSecrets,
 } from './receivers.js';
+import { getJson, postReload, writeAtomic } from './lifecycle.js';
 import { describeReceiver, matcher, receiverKey, scrubSecrets } from './receivers.js';
 
 export class AlertmanagerConfigError extends Error {
@@ -316,28 +317,18 @@ function escape(s: string): string {
 }
 
 async function reload(url: string): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    throw new Error(`cannot reach Alertmanager at ${url} to reload: ${(err as Error).message}`);
-  }
+  const res = await postReload(
+    url,
+    (why) => new Error(`cannot reach Alertmanager at ${url} to reload: ${why}`),
+  );
   if (res.ok) return;
-  const text = (await res.text()).trim();
-  throw new Error(`Alertmanager at ${url} refused the configuration (HTTP ${res.status}): ${text}`);
+  throw new Error(
+    `Alertmanager at ${url} refused the configuration (HTTP ${res.status}): ${res.text}`,
+  );
 }
 
-async function call(url: string, path: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
-  } catch (err) {
-    throw new AlertmanagerConfigError(
-      `cannot reach Alertmanager at ${url}: ${(err as Error).message}`,
-    );
-  }
-  if (!res.ok) throw new AlertmanagerConfigError(`Alertmanager ${path}: HTTP ${res.status}`);
-  return res.json();
+function call(url: string, path: string): Promise<unknown> {
+  return getJson('Alertmanager', url, path, (m) => new AlertmanagerConfigError(m));
 }
 
 function readIfExists(file: string): string | undefined {
@@ -346,13 +337,6 @@ function readIfExists(file: string): string | undefined {
 
 function rmIfExists(file: string): void {
   if (existsSync(file)) unlinkSync(file);
-}
-
-function writeAtomic(file: string, text: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
 }
 
 // ---- Prometheus Operator ----

@@ -3,9 +3,10 @@
 // reload (/-/reload, which needs --web.enable-lifecycle), and confirm through
 // /api/v1/rules that it loaded the group from that file. A file Prometheus refuses
 // is replaced by what was there before, so a bad change never stays on disk.
-import { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { ServiceSpec } from '../spec/index.js';
+import { getJson, postReload, writeAtomic } from './lifecycle.js';
 import { ruleGroupName, rulesYaml } from './rules.js';
 import type { RenderedRules } from './rules.js';
 
@@ -139,33 +140,22 @@ function checkDir(dir: string): string {
   return abs;
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, file);
-}
-
 async function reload(prometheusUrl: string): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`${prometheusUrl}/-/reload`, {
-      method: 'POST',
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    throw new AlertRulesError(
-      `cannot reach Prometheus at ${prometheusUrl} to reload its rules: ${(err as Error).message}`,
-    );
-  }
+  const res = await postReload(
+    prometheusUrl,
+    (why) =>
+      new AlertRulesError(
+        `cannot reach Prometheus at ${prometheusUrl} to reload its rules: ${why}`,
+      ),
+  );
   if (res.ok) return;
-  const text = (await res.text()).trim();
   if (res.status === 403 || res.status === 404 || res.status === 405) {
     throw new AlertRulesError(
       `Prometheus at ${prometheusUrl} refused /-/reload (HTTP ${res.status}): start it with --web.enable-lifecycle`,
     );
   }
   throw new AlertRulesError(
-    `Prometheus at ${prometheusUrl} could not load the rules (HTTP ${res.status}): ${text}; the previous rule file was put back`,
+    `Prometheus at ${prometheusUrl} could not load the rules (HTTP ${res.status}): ${res.text}; the previous rule file was put back`,
   );
 }
 
@@ -201,15 +191,6 @@ async function waitForGroup(
   }
 }
 
-async function call(prometheusUrl: string, path: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${prometheusUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
-  } catch (err) {
-    throw new AlertRulesError(
-      `cannot reach Prometheus at ${prometheusUrl}: ${(err as Error).message}`,
-    );
-  }
-  if (!res.ok) throw new AlertRulesError(`Prometheus ${path}: HTTP ${res.status}`);
-  return res.json();
+function call(prometheusUrl: string, path: string): Promise<unknown> {
+  return getJson('Prometheus', prometheusUrl, path, (m) => new AlertRulesError(m));
 }
