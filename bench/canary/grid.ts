@@ -26,6 +26,8 @@ import {
   fixedThresholdJudge,
   judge,
   measurementFromSamples,
+  stableSample,
+  STABLE_LEAST_SECONDS,
 } from '../../packages/gantry/src/analysis/index.js';
 import type { Measurement, Tick } from '../../packages/gantry/src/analysis/index.js';
 import type { AnalysisSpec } from '../../packages/gantry/src/spec/index.js';
@@ -116,15 +118,24 @@ function outcome(sim: LiveSim, result: Outcome['result'], end: number): Outcome 
   };
 }
 
-/** As measure() with MeasureWindow { since, now, stableSince: now − 120 s }. */
+/**
+ * As measure() with MeasureWindow { since, now, stableSince: now − 120 s }: stable over the
+ * canary's window (at least STABLE_LEAST_SECONDS) unless too thin there, else from
+ * stableSince.
+ */
 function measureSim(sim: LiveSim, since: number, now: number): Measurement {
-  const stableFrom = Math.min(since, now - STABLE_LOOKBACK);
   const b = tickAt(sim, now);
-  return measurementFromSamples(
-    diffSamples(b.stable, tickAt(sim, stableFrom).stable),
-    diffSamples(b.canary, tickAt(sim, since).canary),
-    { at: new Date(now * 1000), windowSeconds: now - since, spec },
-  );
+  const canary = diffSamples(b.canary, tickAt(sim, since).canary);
+  const from = Math.min(since, now - STABLE_LEAST_SECONDS);
+  const lookback = Math.min(since, now - STABLE_LOOKBACK);
+  const paired = diffSamples(b.stable, tickAt(sim, from).stable);
+  const long = lookback < from ? diffSamples(b.stable, tickAt(sim, lookback).stable) : undefined;
+  const stable = stableSample(paired, long, canary.requests, spec);
+  return measurementFromSamples(stable, canary, {
+    at: new Date(now * 1000),
+    windowSeconds: now - since,
+    spec,
+  });
 }
 
 function gantryRelease(

@@ -79,13 +79,60 @@ export interface MeasureWindow {
   since: Date;
   now?: Date;
   /**
-   * Stable is measured from this time when it is earlier than `since` (a step's first
-   * seconds hold next to no stable samples, and stable's rate over the last minutes is
-   * the better baseline). Ignored when baselineSince is given.
+   * Stable is measured over the canary's own window, unless stable has too few requests
+   * there (see pairedStableEnough): then from this time, when it is earlier than `since`.
+   * Ignored when baselineSince is given.
    */
   stableSince?: Date;
   baselineSince?: Date;
   baselineUntil?: Date;
+}
+
+/** Stable's latency window reaches back at least this far, before a step younger than it. */
+export const STABLE_LEAST_SECONDS = 30;
+
+/**
+ * Stable's counts for a judgement, from stable over the canary's window (`paired`: reaching
+ * back STABLE_LEAST_SECONDS before a younger step) and over MeasureWindow.stableSince
+ * (`long`: the last two minutes, when the step is younger).
+ *
+ * Latency (the histogram: the slow threshold, slow requests, P50/P99) is paired: what slows
+ * both tracks at once (a busy node, a GC pause, a dependency's hiccup) is then compared like
+ * with like. Stable's latency over two minutes against a canary's few seconds turned such
+ * moments into canary regressions: on a loaded node bursts of slow requests hit both
+ * tracks together, stable's long window diluted its share, and good canaries were aborted
+ * (bench/canary/replay.ts on the recorded releases: 4 of 22 that way, 2 paired — both
+ * slower than stable in the same seconds too). Errors keep the long window: a stable that
+ * serves no errors is then known to within 0.05 % rather than 0.2 %, which is what lets a
+ * trickle of canary errors be stopped in seconds (with errors paired too, a 5 % error
+ * canary at 5 % of 50 req/s took 40 s instead of 25 s in the simulation).
+ *
+ * Paired latency needs stable requests in the window: at least guardRails.minRequests and
+ * half the canary's; a step's first seconds, before the stable pods' next scrape, fall back
+ * to the long window.
+ */
+export function stableSample(
+  paired: TrackSample,
+  long: TrackSample | undefined,
+  canaryRequests: number,
+  spec: Pick<AnalysisSpec, 'guardRails'>,
+): TrackSample {
+  if (!long) return paired;
+  const enough = pairedStableEnough(paired.requests, canaryRequests, spec);
+  return {
+    requests: long.requests,
+    errors: long.errors,
+    buckets: (enough ? paired : long).buckets,
+  };
+}
+
+/** Whether stable's requests in the paired window make a latency baseline (see stableSample). */
+export function pairedStableEnough(
+  stableRequests: number,
+  canaryRequests: number,
+  spec: Pick<AnalysisSpec, 'guardRails'>,
+): boolean {
+  return stableRequests >= Math.max(spec.guardRails.minRequests, canaryRequests / 2);
 }
 
 /** Label matchers for one track of a target. */
@@ -100,9 +147,9 @@ export function trackSelector(target: Target, track: Track): string {
 }
 
 /**
- * canary over [since, now]; stable over the same range, or over
- * baselineSince..baselineUntil when given (blue-green: all traffic is on the new
- * version, so stable is measured from before the switch).
+ * canary over [since, now]; stable over the same range (see stableSample for how far back
+ * each of its counts reaches), or over baselineSince..baselineUntil when given (blue-green:
+ * all traffic is on the new version, so stable is measured from before the switch).
  */
 export async function measure(
   prom: Prometheus,
@@ -112,13 +159,25 @@ export async function measure(
 ): Promise<Measurement> {
   const now = window.now ?? new Date();
   const since = window.since;
-  const stableFrom =
-    window.baselineSince ??
-    (window.stableSince && window.stableSince < since ? window.stableSince : since);
+  // Stable's latency window: back to STABLE_LEAST_SECONDS ago (not before stableSince) when
+  // the step is younger; without stableSince (no lookback wanted), the canary's window.
+  const least = window.stableSince
+    ? Math.max(now.getTime() - STABLE_LEAST_SECONDS * 1000, window.stableSince.getTime())
+    : since.getTime();
+  const pairedFrom = window.baselineSince ?? new Date(Math.min(least, since.getTime()));
   const stableTo = window.baselineSince ? (window.baselineUntil ?? now) : now;
-  const [stable, canary, queries, excluded] = await Promise.all([
-    _trackIncrease(prom, target, spec, 'stable', stableFrom, stableTo),
+  const longFrom =
+    !window.baselineSince && window.stableSince && window.stableSince < pairedFrom
+      ? window.stableSince
+      : undefined;
+  const [paired, long, canary] = await Promise.all([
+    _trackIncrease(prom, target, spec, 'stable', pairedFrom, stableTo),
+    longFrom ? _trackIncrease(prom, target, spec, 'stable', longFrom, stableTo) : undefined,
     _trackIncrease(prom, target, spec, 'canary', since, now),
+  ]);
+  const stable = stableSample(paired, long, canary.requests, spec);
+  const stableFrom = longFrom ?? pairedFrom;
+  const [queries, excluded] = await Promise.all([
     Promise.all(
       spec.queries.map(async (q) => {
         const [s, c] = await Promise.all([
@@ -171,26 +230,35 @@ export async function recordTicks(
   }));
 }
 
-/** The same measurement from recorded ticks (for replays): counts over (since, now]. */
+/**
+ * The same measurement from recorded ticks (for replays and simulations): counts over
+ * (since, now]; with `stableSince`, stable's window follows measure()'s rule (without it,
+ * stable over the canary's window exactly).
+ */
 export function measureFromTicks(
   ticks: readonly Tick[],
   since: number,
   now: number,
   spec: AnalysisSpec,
   slowThresholdSeconds?: number,
+  stableSince?: number,
 ): Measurement {
   const a = _tickAt(ticks, since);
   const b = _tickAt(ticks, now);
-  return measurementFromSamples(
-    diffSamples(b?.stable, a?.stable),
-    diffSamples(b?.canary, a?.canary),
-    {
-      at: new Date(now * 1000),
-      windowSeconds: Math.max(0, now - since),
-      spec,
-      ...(slowThresholdSeconds !== undefined ? { slowThresholdSeconds } : {}),
-    },
-  );
+  const canary = diffSamples(b?.canary, a?.canary);
+  const from = stableSince === undefined ? since : Math.min(since, now - STABLE_LEAST_SECONDS);
+  const paired = diffSamples(b?.stable, _tickAt(ticks, from)?.stable);
+  const long =
+    stableSince !== undefined && stableSince < from
+      ? diffSamples(b?.stable, _tickAt(ticks, stableSince)?.stable)
+      : undefined;
+  const stable = stableSample(paired, long, canary.requests, spec);
+  return measurementFromSamples(stable, canary, {
+    at: new Date(now * 1000),
+    windowSeconds: Math.max(0, now - since),
+    spec,
+    ...(slowThresholdSeconds !== undefined ? { slowThresholdSeconds } : {}),
+  });
 }
 
 /** later − earlier, field by field (a missing sample is all zeros). */

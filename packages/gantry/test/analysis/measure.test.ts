@@ -9,6 +9,7 @@ import {
   cumulativeIncrease,
   fixedThresholdJudge,
   histogramQuantile,
+  judge,
   measureFromTicks,
   measurementFromSamples,
   prometheusUrl,
@@ -16,6 +17,7 @@ import {
   trackQueries,
   wilsonUpper,
 } from '../../src/analysis/index.js';
+import type { TrackSample } from '../../src/analysis/index.js';
 import { analysisSpec, simulate } from './sim.js';
 
 test('SPRT arithmetic: Wald bounds, LLR, Wilson upper bound', () => {
@@ -211,4 +213,63 @@ test('a derived slow threshold is never under 25 ms: a fast stable does not make
     slowThresholdSeconds: 0.005,
   });
   assert.equal(strict.canary.slow, 10);
+});
+
+test("stable's latency is judged over the canary's own seconds, its errors over the long window", () => {
+  const spec = analysisSpec();
+  const LE = ['0.01', '0.025', '0.05', '0.1', '0.25', '+Inf'];
+  // Cumulative ticks, one a second: each second `fast` requests at 10 ms, `slow` at 100 ms.
+  type Second = { fast: number; slow: number; errors?: number };
+  const ticks: { t: number; stable: TrackSample; canary: TrackSample }[] = [];
+  const zero = (): TrackSample => ({
+    requests: 0,
+    errors: 0,
+    buckets: Object.fromEntries(LE.map((le) => [le, 0])),
+  });
+  let stable = zero();
+  let canary = zero();
+  const add = (c: TrackSample, s: Second): TrackSample => {
+    const buckets = { ...c.buckets };
+    for (const le of LE) buckets[le]! += Number(le) >= 0.01 || le === '+Inf' ? s.fast : 0;
+    for (const le of LE) buckets[le]! += le === '+Inf' || Number(le) >= 0.1 ? s.slow : 0;
+    return { requests: c.requests + s.fast + s.slow, errors: c.errors + (s.errors ?? 0), buckets };
+  };
+  const T = 1_700_000_000;
+  const step = T + 150; // the canary's step starts here, after 150 s of stable alone
+  for (let t = T; t <= step + 8; t++) {
+    // A node-wide moment in the step's first 8 s: a tenth of every request is slow.
+    const burst = t > step;
+    stable = add(stable, burst ? { fast: 90, slow: 10 } : { fast: 100, slow: 0 });
+    if (t > step) canary = add(canary, { fast: 18, slow: 2 });
+    ticks.push({ t, stable, canary });
+  }
+  const now = step + 8;
+  const m = measureFromTicks(ticks, step, now, spec, undefined, now - 120);
+  // Errors and requests: the last 120 s. Latency: the last 30 s (the step is younger).
+  assert.equal(m.stable.requests, 120 * 100);
+  assert.equal(m.stable.observed, 30 * 100);
+  // Stable's P99 over those seconds is in the 100 ms bucket: the moment moves the threshold.
+  assert.equal(m.slowThresholdSeconds, 0.1);
+  const d = judge(m, spec, { elapsedSeconds: 8, minSeconds: 15, maxSeconds: 300 });
+  assert.notEqual(d.verdict, 'abort', d.summary);
+  // Stable's latency over the long window too would have made the moment the canary's.
+  const long = measureFromTicks(ticks, step, now, spec);
+  const wide = measurementFromSamples(
+    {
+      requests: m.stable.requests,
+      errors: 0,
+      buckets: Object.fromEntries(
+        LE.map((le) => [
+          le,
+          ticks.at(-1)!.stable.buckets[le]! - ticks.at(-121)!.stable.buckets[le]!,
+        ]),
+      ),
+    },
+    { requests: long.canary.requests, errors: 0, buckets: ticks.at(-1)!.canary.buckets },
+    { at: new Date(now * 1000), windowSeconds: 8, spec, slowThresholdSeconds: 0.025 },
+  );
+  assert.equal(
+    judge(wide, spec, { elapsedSeconds: 8, minSeconds: 15, maxSeconds: 300 }).verdict,
+    'abort',
+  );
 });
