@@ -1,17 +1,10 @@
 // Numbers both canary benches print: the simulated grid (grid.ts) and the real releases
 // (run.ts) share these so their tables read and compare alike.
 
-/** mulberry32: a small seeded generator (seeded: tables and replays are reproducible). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../packages/gantry/test/analysis/sim.js';
+
+/** mulberry32 (the simulation's): seeded, so tables and replays are reproducible. */
+export const rng = prng;
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
