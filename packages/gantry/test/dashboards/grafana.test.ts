@@ -2,20 +2,15 @@
 // per console panel definition, annotations, the sidecar ConfigMap), and every panel's
 // PromQL accepted by the real local Prometheus and answering with series for a real,
 // scraped service under load.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import {
-  eventually,
-  pushEchoImage,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import { eventually, pushEchoImage } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { clusterSuite } from '../../../../hack/cluster/test/suite.js';
 import { Load } from '../../../../hack/cluster/test/load.js';
 import { Prometheus } from '../../src/analysis/prometheus.js';
 import { dashboardPanels, interpolate, renderDashboard } from '../../src/dashboards/grafana.js';
@@ -108,26 +103,10 @@ test('gantry dashboards render --format configmap: the sidecar label and the JSO
   assert.equal(bad.status, 2);
 });
 
-const cluster = requireCluster();
-const skip = typeof cluster === 'string' ? cluster : false;
-const ns = `gantry-dash-${Date.now().toString(36)}`;
 let env: ClusterEnv;
 let work: string;
-
-before(
-  () => {
-    if (skip) return;
-    env = cluster as ClusterEnv;
-    work = mkdtempSync(join(tmpdir(), 'gantry-dash-'));
-  },
-  { timeout: 120_000 },
-);
-
-after(() => {
-  if (skip) return;
-  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(work, { recursive: true, force: true });
-});
+const suite = clusterSuite('gantry-dash', { setup: (s) => void ({ env, work } = s) });
+const { skip, ns } = suite;
 
 test(
   "every panel's PromQL is accepted by the local Prometheus and the service's panels show series",

@@ -1,28 +1,24 @@
 // gantry deploy / rollback / history on the real local cluster.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  eventually,
-  kubectl,
-  pushEchoImage,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import { eventually, kubectl } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { clusterSuite } from '../../../../hack/cluster/test/suite.js';
 import { gantryBin, runGantry } from '../gantry-cli.js';
 import type { CliResult } from '../gantry-cli.js';
 
-const cluster = requireCluster();
-const skip = typeof cluster === 'string' ? cluster : false;
-const ns = `gantry-it-${Date.now().toString(36)}`;
 let env: ClusterEnv;
 let work: string;
 let image: string;
+const suite = clusterSuite('gantry-it', {
+  echoTags: ['1'],
+  setup: (s) => void ({ env, work, image } = s),
+});
+const { skip, ns } = suite;
 
 function gantry(args: string[], extraEnv: Record<string, string> = {}): CliResult {
   return runGantry(args, { ...env, ECHO_TOKEN: 's3cret-token', ...extraEnv });
@@ -62,22 +58,6 @@ interface Deployment {
 }
 const liveDeployment = (name: string) =>
   JSON.parse(kubectl(env, ['-n', ns, 'get', 'deployment', name, '-o', 'json'])) as Deployment;
-
-before(
-  () => {
-    if (skip) return;
-    env = cluster as ClusterEnv;
-    work = mkdtempSync(join(tmpdir(), 'gantry-it-'));
-    image = pushEchoImage(env, 'gantry-it/echo', '1');
-  },
-  { timeout: 120_000 },
-);
-
-after(() => {
-  if (skip) return;
-  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(work, { recursive: true, force: true });
-});
 
 test(
   'deploy, config change, failed image with automatic return, rollback',

@@ -1,29 +1,25 @@
 // gantry diff on the real local cluster: creates, field changes, prunes, other field
 // managers' fields left alone, Secret values never shown, exit codes 0 and 7.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  eventually,
-  kubectl,
-  pushEchoImage,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import { eventually, kubectl, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { clusterSuite } from '../../../../hack/cluster/test/suite.js';
 import { runGantry } from '../gantry-cli.js';
 import type { CliResult } from '../gantry-cli.js';
 import type { DiffResult } from '../../src/release/diff.js';
 
-const cluster = requireCluster();
-const skip = typeof cluster === 'string' ? cluster : false;
-const ns = `gantry-diff-${Date.now().toString(36)}`;
-const TOKEN = 'diff-secret-value-1';
 let env: ClusterEnv;
 let work: string;
 let image: string;
+const suite = clusterSuite('gantry-diff', {
+  echoTags: ['1', '2'],
+  setup: (s) => void ({ env, work, image } = s),
+});
+const { skip, ns } = suite;
+const TOKEN = 'diff-secret-value-1';
 
 function gantry(args: string[], token = TOKEN): CliResult {
   return runGantry(args, { ...env, ECHO_TOKEN: token }, 120_000);
@@ -49,23 +45,6 @@ terminationGracePeriodSeconds: 5
 
 const json = (r: CliResult) => JSON.parse(r.stdout) as DiffResult;
 const byObject = (d: DiffResult, kind: string) => d.objects.find((o) => o.kind === kind);
-
-before(
-  () => {
-    if (skip) return;
-    env = cluster as ClusterEnv;
-    work = mkdtempSync(join(tmpdir(), 'gantry-diff-'));
-    image = pushEchoImage(env, 'gantry-it/echo', '1');
-    pushEchoImage(env, 'gantry-it/echo', '2');
-  },
-  { timeout: 120_000 },
-);
-
-after(() => {
-  if (skip) return;
-  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(work, { recursive: true, force: true });
-});
 
 test('diff of a service not deployed yet: every object is created (exit 7)', { skip }, () => {
   const file = writeSpec({});

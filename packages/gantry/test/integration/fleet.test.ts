@@ -2,27 +2,31 @@
 // dependsOn order and concurrently where allowed, a cycle refused before anything is
 // applied, one failing service rolled back while the others stay deployed, a failed
 // dependency skipping its dependents, and status/diff over the directory and the fleet.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  kubectl,
-  pushEchoImage,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import { kubectl, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
+import { clusterSuite } from '../../../../hack/cluster/test/suite.js';
 import { runGantry } from '../gantry-cli.js';
 import type { CliResult } from '../gantry-cli.js';
 
-const cluster = requireCluster();
-const skip = typeof cluster === 'string' ? cluster : false;
-const ns = `gantry-fleet-${Date.now().toString(36)}`;
 let env: ClusterEnv;
 let dir: string;
 let image: string;
+const suite = clusterSuite('gantry-fleet', {
+  echoTags: ['1'],
+  setup: (s) => {
+    ({ env, work: dir, image } = s);
+    // Not a spec: left alone by the directory walk.
+    writeFileSync(
+      join(dir, 'experiment.yaml'),
+      'apiVersion: gantry.dev/v1alpha1\nkind: Experiment\n',
+    );
+  },
+});
+const { skip, ns } = suite;
 
 const gantry = (args: string[]): CliResult => runGantry(args, env, 240_000);
 
@@ -58,27 +62,6 @@ interface FleetJson {
     rolledBackTo?: number;
   }[];
 }
-
-before(
-  () => {
-    if (skip) return;
-    env = cluster as ClusterEnv;
-    dir = mkdtempSync(join(tmpdir(), 'gantry-fleet-'));
-    image = pushEchoImage(env, 'gantry-it/echo', '1');
-    // Not a spec: left alone by the directory walk.
-    writeFileSync(
-      join(dir, 'experiment.yaml'),
-      'apiVersion: gantry.dev/v1alpha1\nkind: Experiment\n',
-    );
-  },
-  { timeout: 120_000 },
-);
-
-after(() => {
-  if (skip) return;
-  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(dir, { recursive: true, force: true });
-});
 
 test(
   'a dependency cycle is refused with the cycle named, before anything is applied',
