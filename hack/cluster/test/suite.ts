@@ -36,7 +36,11 @@ export function clusterSuite(prefix: string, opts: SuiteOptions = {}): ClusterSu
     ns: `${prefix}-${Date.now().toString(36)}`,
   } as ClusterSuite;
   before(
-    () => {
+    async () => {
+      // The runner may start this hook while the file's module body is still running (the
+      // suite is made at its top): let the body finish first, so set-up code can use the
+      // file's constants declared after the clusterSuite() call.
+      await Promise.resolve();
       if (s.skip) return;
       s.env = cluster as ClusterEnv;
       s.work = mkdtempSync(join(tmpdir(), `${prefix}-`));

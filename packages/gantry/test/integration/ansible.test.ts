@@ -1,31 +1,26 @@
 // The gantry.gantry Ansible collection (integrations/ansible) run by the real
 // ansible-playbook (ansible-core from PyPI, installed by integrations/ansible/hack/install.sh
-// into a cache venv) against the local cluster, on an echo service in its own namespace:
+// into a cache venv) against the local cluster, on user-service in its own namespace:
 // deploy and its idempotence, check mode that changes nothing, diff mode, and the seed's
 // playbooks (config sync, one-click rollback, restart) reporting `changed` truthfully,
 // with no secret value in any output.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  kubectl,
-  pushEchoImage,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import { kubectl, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
-import { gantryBin } from '../gantry-cli.js';
+import { clusterSuite } from '../../../../hack/cluster/test/suite.js';
+import { gantryBin, runGantry } from '../gantry-cli.js';
 
-const cluster = requireCluster();
-const skip = typeof cluster === 'string' ? cluster : false;
 const ansibleDir = fileURLToPath(new URL('../../../../integrations/ansible', import.meta.url));
-const ns = `gantry-ansible-${Date.now().toString(36)}`;
 // Secret values the spec reads from the environment: none may appear in any output.
 const TOKENS = ['ansible-secret-value-1', 'ansible-secret-value-2'];
+/** The secret: a SQLite file in the pod's /tmp whose name is the token. */
+const databaseUrl = (token: string) => `sqlite:/tmp/${token}.db`;
+const serviceDir = fileURLToPath(new URL('../../../../services/user-service', import.meta.url));
 let env: ClusterEnv;
 let work: string;
 let image: string;
@@ -34,6 +29,26 @@ let spec: string;
 let step = 0;
 /** Everything ansible-playbook printed and every result it wrote, for the secret check. */
 const outputs: string[] = [];
+const suite = clusterSuite('gantry-ansible', {
+  setupTimeoutMs: 600_000,
+  setup: (s) => {
+    ({ env, work, image } = s);
+    mkdirSync(join(work, 'ansible-home'));
+    spec = join(work, 'gantry.yaml');
+    // ansible-core into its cache venv (once per machine; a minute the first time).
+    const install = run('bash', [join(ansibleDir, 'hack', 'install.sh')], env);
+    assert.equal(install.status, 0, `install.sh failed:\n${install.stderr}`);
+    venvBin = install.stdout.trim().split('\n').pop()!;
+    // user-service built by gantry from services/user-service (the layers are cached).
+    image = `${env.GANTRY_REGISTRY}/gantry-it/ansible-users`;
+    writeSpec('info');
+    const built = runGantry(['build', '-f', spec, '-o', 'json'], env, 600_000);
+    assert.equal(built.status, 0, built.stderr);
+    image = `${image}@${(JSON.parse(built.stdout) as { digest: string }).digest}`;
+    writeSpec('info');
+  },
+});
+const { skip, ns } = suite;
 
 /** What a gantry.gantry module returned (the registered result). */
 interface ModuleResult {
@@ -56,27 +71,30 @@ interface Play {
   result: Record<string, ModuleResult>;
 }
 
-function writeSpec(greeting: string): void {
+function writeSpec(logLevel: string): void {
   writeFileSync(
     spec,
     `apiVersion: gantry.dev/v1alpha1
-name: echo
+name: user-service
 namespace: ${ns}
 image: ${image}
+build: { kind: node, context: ${serviceDir} }
 replicas: 1
-config: { GREETING: ${greeting} }
-secrets: { TOKEN: { fromEnv: ECHO_TOKEN } }
-resources: { requests: { cpu: 5m, memory: 16Mi }, limits: { memory: 64Mi } }
+ports: [{ name: http, containerPort: 8080, servicePort: 80 }]
+env: { CONFIG_DIR: /etc/app/config, SECRETS_DIR: /etc/app/secrets, SHUTDOWN_DRAIN_DELAY_MS: '0' }
+config: { LOG_LEVEL: ${logLevel} }
+secrets: { DATABASE_URL: { fromEnv: USERS_DATABASE_URL } }
+resources: { requests: { cpu: 20m, memory: 64Mi }, limits: { memory: 256Mi } }
 probes:
-  readiness: { path: /healthz, periodSeconds: 1 }
-terminationGracePeriodSeconds: 2
+  readiness: { path: /readyz, periodSeconds: 1 }
+terminationGracePeriodSeconds: 5
 `,
   );
 }
 
 /**
  * Runs a playbook with `-v` (so every result is printed too) and reads the results it
- * registered from `result_file`. `token` is ECHO_TOKEN in ansible-playbook's environment.
+ * registered from `result_file`. `token` names the SQLite file in DATABASE_URL (the secret).
  */
 function playbook(
   file: string,
@@ -102,7 +120,7 @@ function playbook(
         ANSIBLE_REMOTE_TEMP: join(work, 'ansible-tmp'),
         ANSIBLE_NOCOLOR: '1',
         ANSIBLE_DEPRECATION_WARNINGS: '0',
-        ECHO_TOKEN: opts.token ?? TOKENS[0]!,
+        USERS_DATABASE_URL: databaseUrl(opts.token ?? TOKENS[0]!),
       },
     },
   );
@@ -147,15 +165,15 @@ ${Object.entries(args)
 
 const example = (name: string) => join(ansibleDir, 'playbooks', name);
 
-function liveGreeting(): string {
+function liveLogLevel(): string {
   return kubectl(env, [
     '-n',
     ns,
     'get',
     'configmap',
-    'echo-config',
+    'user-service-config',
     '-o',
-    'jsonpath={.data.GREETING}',
+    'jsonpath={.data.LOG_LEVEL}',
   ]);
 }
 
@@ -166,7 +184,7 @@ function revisions(): number {
     'get',
     'secrets',
     '-l',
-    'gantry.dev/release-of=echo',
+    'gantry.dev/release-of=user-service',
     '-o',
     'name',
   ])
@@ -185,34 +203,13 @@ function runningPods(): string[] {
     .sort();
 }
 
-before(
-  () => {
-    if (skip) return;
-    env = cluster as ClusterEnv;
-    work = mkdtempSync(join(tmpdir(), 'gantry-ansible-'));
-    mkdirSync(join(work, 'ansible-home'));
-    spec = join(work, 'gantry.yaml');
-    // ansible-core into its cache venv (once per machine; a minute the first time).
-    const install = run('bash', [join(ansibleDir, 'hack', 'install.sh')], env);
-    assert.equal(install.status, 0, `install.sh failed:\n${install.stderr}`);
-    venvBin = install.stdout.trim().split('\n').pop()!;
-    image = pushEchoImage(env, 'gantry-it/ansible-echo', '1');
-    writeSpec('hello');
-  },
-  { timeout: 600_000 },
-);
-
-after(() => {
-  if (skip) return;
-  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(work, { recursive: true, force: true });
-});
-
 test(
   'gantry_deploy: changed on the first run, ok on the second',
   { skip, timeout: 240_000 },
   () => {
-    const first = playbook(moduleTask('gantry_deploy', { env: { ECHO_TOKEN: TOKENS[0] } }));
+    const first = playbook(
+      moduleTask('gantry_deploy', { env: { USERS_DATABASE_URL: databaseUrl(TOKENS[0]!) } }),
+    );
     assert.equal(first.status, 0, first.stdout);
     const t = first.result.task!;
     assert.equal(t.changed, true, t.msg);
@@ -223,9 +220,11 @@ test(
       'create',
     );
     assert.match(first.stdout, /changed: \[localhost\]/);
-    assert.equal(liveGreeting(), 'hello');
+    assert.equal(liveLogLevel(), 'info');
 
-    const again = playbook(moduleTask('gantry_deploy', { env: { ECHO_TOKEN: TOKENS[0] } }));
+    const again = playbook(
+      moduleTask('gantry_deploy', { env: { USERS_DATABASE_URL: databaseUrl(TOKENS[0]!) } }),
+    );
     assert.equal(again.status, 0, again.stdout);
     assert.equal(again.result.task!.changed, false, again.result.task!.msg);
     assert.equal(again.result.task!.gantry_diff?.changed, 0);
@@ -235,21 +234,26 @@ test(
 );
 
 test('check mode with diff: a config change is reported, nothing is changed', { skip }, () => {
-  writeSpec('bye');
-  const r = playbook(moduleTask('gantry_deploy', { env: { ECHO_TOKEN: TOKENS[1] } }), {
-    flags: ['--check', '--diff'],
-  });
+  writeSpec('warn');
+  const r = playbook(
+    moduleTask('gantry_deploy', { env: { USERS_DATABASE_URL: databaseUrl(TOKENS[1]!) } }),
+    {
+      flags: ['--check', '--diff'],
+    },
+  );
   assert.equal(r.status, 0, r.stdout);
   const t = r.result.task!;
   assert.equal(t.changed, true, t.msg);
-  const cm = t.diff?.find((d) => d.before_header === `ConfigMap ${ns}/echo-config (live)`);
-  assert.deepEqual([cm?.before, cm?.after], ['data.GREETING: hello\n', 'data.GREETING: bye\n']);
-  const secret = t.diff?.find((d) => d.before_header === `Secret ${ns}/echo-secrets (live)`);
-  assert.deepEqual(secret?.after, 'data.TOKEN: (hidden, changed)\n');
+  const cm = t.diff?.find((d) => d.before_header === `ConfigMap ${ns}/user-service-config (live)`);
+  assert.deepEqual([cm?.before, cm?.after], ['data.LOG_LEVEL: info\n', 'data.LOG_LEVEL: warn\n']);
+  const secret = t.diff?.find(
+    (d) => d.before_header === `Secret ${ns}/user-service-secrets (live)`,
+  );
+  assert.deepEqual(secret?.after, 'data.DATABASE_URL: (hidden, changed)\n');
   // The default callback printed the diff.
-  assert.match(r.stdout, /^-data\.GREETING: hello$/m);
-  assert.match(r.stdout, /^\+data\.GREETING: bye$/m);
-  assert.equal(liveGreeting(), 'hello');
+  assert.match(r.stdout, /^-data\.LOG_LEVEL: info$/m);
+  assert.match(r.stdout, /^\+data\.LOG_LEVEL: warn$/m);
+  assert.equal(liveLogLevel(), 'info');
   assert.equal(revisions(), 1);
 });
 
@@ -261,7 +265,7 @@ test(
     assert.equal(r.status, 0, r.stdout);
     assert.equal(r.result.sync!.changed, true, r.result.sync!.msg);
     assert.equal(r.result.sync!.revision, 2);
-    assert.equal(liveGreeting(), 'bye');
+    assert.equal(liveLogLevel(), 'warn');
 
     const again = playbook(example('config-sync.yml'), { token: TOKENS[1] });
     assert.equal(again.status, 0, again.stdout);
@@ -287,7 +291,7 @@ test(
     assert.equal(r.result.rollback!.revision, 3);
     assert.equal(r.result.status!.revision, 3);
     assert.equal(r.result.status!.healthy, true);
-    assert.equal(liveGreeting(), 'hello');
+    assert.equal(liveLogLevel(), 'info');
 
     const again = playbook(example('rollback.yml'), { vars: { revision: 1 }, token: TOKENS[1] });
     assert.equal(again.status, 0, again.stdout);
@@ -343,7 +347,7 @@ test("Gantry's errors fail the task with its message and exit code", { skip }, (
     JSON.stringify({
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: 'gantry-lock-echo', namespace: ns },
+      metadata: { name: 'gantry-lock-user-service', namespace: ns },
       spec: {
         holderIdentity: 'ops@elsewhere pid 4242',
         leaseDurationSeconds: 300,
@@ -353,7 +357,7 @@ test("Gantry's errors fail the task with its message and exit code", { skip }, (
     }),
   );
   const locked = playbook(moduleTask('gantry_restart', { lock_wait: '1s' }));
-  kubectl(env, ['-n', ns, 'delete', 'lease', 'gantry-lock-echo']);
+  kubectl(env, ['-n', ns, 'delete', 'lease', 'gantry-lock-user-service']);
   const l = locked.result.task!;
   assert.equal(l.failed, true, locked.stdout);
   assert.equal(l.rc, 5);
