@@ -152,6 +152,20 @@ test('rollback revisions come from the release records in the cluster', async (t
   const rs = runGantry(['release', 'status', '-s', 'shop', '-n', ns], env, 30_000);
   assert.equal(rs.status, 0, rs.stderr);
   assert.equal(rs.stdout, `${ns}/shop: no release recorded\n`);
+  const restarted = runGantry(['restart', '--service', `${ns}/shop`, '-o', 'json'], env, 60_000);
+  assert.equal(restarted.status, 0, restarted.stderr + restarted.stdout);
+  assert.match(
+    kubectl(env, [
+      '-n',
+      ns,
+      'get',
+      'deployment',
+      'shop',
+      '-o',
+      'jsonpath={.spec.template.metadata.annotations}',
+    ]),
+    /restartedAt/,
+  );
   const both = runGantry(['history', '-f', spec, '--service', 'shop'], env, 30_000);
   assert.equal(both.status, 2);
   assert.match(both.stderr, /give -f or --service, not both/);

@@ -398,17 +398,26 @@ Example:
       },
     );
 
-  program
+  const restart = program
     .command('restart')
     .description('restart every pod of a service with a rolling update, and wait')
-    .option('-f, --file <path>', 'spec file (for name and namespace)', 'gantry.yaml')
+    .option('-f, --file <path>', 'spec file (for name and namespace; default gantry.yaml)');
+  withServiceOption(restart)
     .option('--timeout <duration>', 'how long the rollout may take', '5m')
     .option('--wait [duration]', LOCK_WAIT_HELP)
-    .addHelpText('after', '\nExample:\n  gantry restart -f deploy/user-service/gantry.yaml\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gantry restart -f deploy/user-service/gantry.yaml\n  gantry restart --service user-service -n default\n',
+    )
     .action(
-      async (opts: { file: string; timeout: string; wait?: string | boolean }, cmd: Command) => {
+      async (
+        opts: { file?: string; timeout: string; wait?: string | boolean } & TargetOpts,
+        cmd: Command,
+      ) => {
         const g = globals(cmd);
-        const spec = loadSpecFile(opts.file);
+        const spec =
+          serviceRef(opts, opts.file !== undefined, g.defaultNamespace) ??
+          loadSpecFile(opts.file ?? 'gantry.yaml');
         const r = await restartService(await g.kube(), spec, {
           timeoutMs: parseDuration(opts.timeout),
           lockWaitMs: lockWaitMs(opts.wait),
