@@ -12,7 +12,8 @@ export interface ChartSeries {
 
 interface Props {
   title: string;
-  unit: PanelUnit;
+  /** 'none': plain numbers (a chaos probe's values). */
+  unit: PanelUnit | 'none';
   series: ChartSeries[];
   thresholds?: PanelMeta['thresholds'];
   markers?: Marker[];
@@ -23,6 +24,8 @@ interface Props {
   /** The time axis (unix seconds), e.g. the query's window; default: the data's. */
   xRange?: [number, number];
   height?: number;
+  /** Draw each point as a dot (sparse samples, e.g. a chaos probe's evaluations). */
+  points?: boolean;
   /** Label for screen readers (the data is in the table view of the page too). */
   label: string;
 }
@@ -49,6 +52,7 @@ const MARKER_COLOURS: Record<Marker['kind'], string> = {
   release: '#7c3aed',
   step: '#d97706',
   end: '#6b7280',
+  fault: '#dc2626',
 };
 
 function align(series: ChartSeries[], until?: number): uPlot.AlignedData {
@@ -78,7 +82,7 @@ function cssVar(name: string, fallback: string): string {
 export function Chart(p: Props) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const shape = JSON.stringify([p.series.map((s) => s.name), p.unit, p.stepped]);
+  const shape = JSON.stringify([p.series.map((s) => s.name), p.unit, p.stepped, p.points]);
   const shapeRef = useRef('');
   const extras = useRef({ thresholds: p.thresholds ?? [], markers: p.markers ?? [] });
   extras.current = { thresholds: p.thresholds ?? [], markers: p.markers ?? [] };
@@ -137,7 +141,7 @@ export function Chart(p: Props) {
           stroke: TRACK_COLOURS[s.name] ?? PALETTE[i % PALETTE.length],
           width: 2,
           spanGaps: false,
-          points: { show: false },
+          points: p.points ? { show: true, size: 6 } : { show: false },
           value: (_u: uPlot, v: number | null) => formatValue(v, p.unit),
           ...(p.stepped ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {}),
         })),

@@ -1,9 +1,11 @@
 // Numbers and times as people read them.
 import type { PanelUnit } from '../../src/console/view-types.js';
 
-export function formatValue(v: number | null | undefined, unit: PanelUnit): string {
+export function formatValue(v: number | null | undefined, unit: PanelUnit | 'none'): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
   switch (unit) {
+    case 'none':
+      return trim(v);
     case 'percentunit':
       return `${trim(v * 100)}%`;
     case 's':

@@ -1,16 +1,20 @@
-// The console's pages: a hash router over four views. Each page opens one event stream.
+// The console's pages: a hash router over five views. Each page opens one event stream.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
+import type { Hello } from '../../src/console/view-types.js';
 import { AlertsPage } from './pages/alerts.js';
+import { ChaosPage } from './pages/chaos.js';
 import { FleetPage } from './pages/fleet.js';
 import { ReleasePage } from './pages/release.js';
 import { ServicePage } from './pages/service.js';
+import { onHello } from './stream.js';
 
 type Route =
   | { page: 'fleet' }
   | { page: 'alerts' }
+  | { page: 'chaos'; journal?: string }
   | { page: 'service' | 'release'; namespace: string; name: string };
 
 function route(hash: string): Route {
@@ -19,11 +23,15 @@ function route(hash: string): Route {
   if ((page === 'service' || page === 'release') && namespace && name)
     return { page, namespace, name };
   if (page === 'alerts') return { page: 'alerts' };
+  if (page === 'chaos')
+    return namespace ? { page: 'chaos', journal: namespace } : { page: 'chaos' };
   return { page: 'fleet' };
 }
 
 function App() {
   const [r, setR] = useState(() => route(location.hash));
+  const [hello, setHello] = useState<Hello | undefined>();
+  useEffect(() => onHello(setHello), []);
   useEffect(() => {
     const on = () => {
       setR(route(location.hash));
@@ -54,15 +62,29 @@ function App() {
           <a href="#/alerts" aria-current={current('alerts')}>
             Alerts
           </a>
+          <a href="#/chaos" aria-current={current('chaos')}>
+            Chaos
+          </a>
         </nav>
-        <span class="readonly" title="This console shows; it changes nothing">
-          read-only
-        </span>
+        {hello?.actions ? (
+          <span
+            class="readonly actions-on"
+            title="Started with --allow-actions: each action is confirmed, runs as this identity and is logged"
+          >
+            actions as {hello.actions.user}
+          </span>
+        ) : (
+          <span class="readonly" title="This console shows; it changes nothing">
+            read-only
+          </span>
+        )}
       </header>
       {r.page === 'fleet' ? (
         <FleetPage />
       ) : r.page === 'alerts' ? (
         <AlertsPage />
+      ) : r.page === 'chaos' ? (
+        <ChaosPage key={`c/${r.journal ?? ''}`} {...(r.journal ? { journal: r.journal } : {})} />
       ) : r.page === 'service' ? (
         <ServicePage key={`s/${r.namespace}/${r.name}`} namespace={r.namespace} name={r.name} />
       ) : (

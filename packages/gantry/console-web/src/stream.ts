@@ -10,6 +10,21 @@ export interface Stream<V extends View> {
   connected: boolean;
 }
 
+/** The last hello of any stream: the console's context and, with actions, user and token. */
+let lastHello: Hello | undefined;
+const helloListeners = new Set<(h: Hello) => void>();
+
+export function hello(): Hello | undefined {
+  return lastHello;
+}
+
+/** Calls `l` with each hello (the header shows read-only or who actions run as). */
+export function onHello(l: (h: Hello) => void): () => void {
+  helloListeners.add(l);
+  if (lastHello) l(lastHello);
+  return () => helloListeners.delete(l);
+}
+
 export function useStream<V extends View>(query: string): Stream<V> {
   const [state, setState] = useState<Stream<V>>({ panels: {}, connected: false });
   useEffect(() => {
@@ -17,6 +32,8 @@ export function useStream<V extends View>(query: string): Stream<V> {
     const es = new EventSource(`/api/events?${query}`);
     es.addEventListener('hello', (e) => {
       const hello = JSON.parse((e as MessageEvent<string>).data) as Hello;
+      lastHello = hello;
+      for (const l of helloListeners) l(hello);
       setState((s) => ({ ...s, hello, connected: true }));
     });
     es.addEventListener('view', (e) => {

@@ -1,4 +1,5 @@
 // Small pieces every page uses.
+import { Fragment } from 'preact';
 import type { ComponentChildren } from 'preact';
 import type { Health, Problem } from '../../src/console/view-types.js';
 
@@ -71,3 +72,18 @@ export function Empty({ children }: { children: ComponentChildren }) {
 
 export const serviceHref = (ns: string, name: string) => `#/service/${ns}/${name}`;
 export const releaseHref = (ns: string, name: string) => `#/release/${ns}/${name}`;
+
+/** A version broken only after its separators (1.2.0-rc.1+build.7), never inside a word. */
+export function Version({ v }: { v: string }) {
+  const parts = v.split(/(?<=[.+-])/);
+  return (
+    <>
+      {parts.map((p, i) => (
+        <Fragment key={i}>
+          <span>{p}</span>
+          {i < parts.length - 1 ? <wbr /> : null}
+        </Fragment>
+      ))}
+    </>
+  );
+}

@@ -19,11 +19,15 @@ import {
   serviceView,
 } from './views.js';
 import type { AlertSnapshot, ServiceDetails } from './views.js';
-import type { Hello, PanelData, PanelMeta, View } from './view-types.js';
+import type { ActionKind, Hello, PanelData, PanelMeta, View } from './view-types.js';
+import type { Actions } from './actions.js';
+import { JournalReader, chaosView, readActiveFaults } from './chaos.js';
+import type { ActiveFaults } from './chaos.js';
 
 export type ViewRequest =
   | { kind: 'fleet' }
   | { kind: 'alerts' }
+  | { kind: 'chaos'; journal?: string }
   | { kind: 'service' | 'release'; namespace: string; name: string };
 
 export interface HubOptions {
@@ -36,6 +40,10 @@ export interface HubOptions {
   hello: Hello;
   /** Streams open at once; more are refused (503). */
   maxClients?: number;
+  /** Only with --allow-actions: the pages of a service and its release offer these. */
+  actions?: Actions;
+  /** Where chaos journals are read from (--chaos-reports). */
+  chaosReports?: readonly string[];
 }
 
 interface Client {
@@ -50,6 +58,8 @@ export interface HubStats {
   prometheusQueries: number;
   alertReads: number;
   detailReads: number;
+  /** Reads of the chaos undo records (one per refresh while a chaos page is open). */
+  chaosReads: number;
   kubeWatchRequests: number;
 }
 
@@ -76,9 +86,19 @@ export class Hub {
   private readonly unsubscribe: () => void;
   private queue: PanelMeta[] = [];
   private running = 0;
-  private readonly counts = { prometheusQueries: 0, alertReads: 0, detailReads: 0 };
+  private readonly counts = {
+    prometheusQueries: 0,
+    alertReads: 0,
+    detailReads: 0,
+    chaosReads: 0,
+  };
+  private readonly journals: JournalReader;
+  private journalList: ReturnType<JournalReader['read']> = [];
+  private faults: ActiveFaults = { rows: [], problems: [], at: 0 };
+  private faultsInflight = false;
 
   constructor(private readonly o: HubOptions) {
+    this.journals = new JournalReader(o.chaosReports ?? []);
     this.unsubscribe = o.cache.onChange(() => this.scheduleRender());
     this.ticker = setInterval(() => this.refresh(), o.refreshMs);
     this.heartbeat = setInterval(() => {
@@ -124,6 +144,11 @@ export class Hub {
     this.refresh();
   }
 
+  /** Sends every page its view again soon (an action started or ended). */
+  changed(): void {
+    this.scheduleRender();
+  }
+
   private scheduleRender(): void {
     if (this.renderTimer) return;
     this.renderTimer = setTimeout(() => {
@@ -162,21 +187,54 @@ export class Hub {
 
   private viewOf(v: ViewRequest): View {
     const cache = this.o.cache;
+    const actions = this.o.actions;
+    // With --allow-actions only: what may be done now and what this console did.
+    const withActions = <T extends object>(
+      view: T,
+      ns: string,
+      name: string,
+      only?: readonly ActionKind[],
+    ): T =>
+      actions
+        ? {
+            ...view,
+            actions: actions.offers(ns, name).filter((o) => !only || only.includes(o.action)),
+            actionLog: actions.logOf(ns, name),
+          }
+        : view;
     switch (v.kind) {
       case 'fleet':
         return fleetView(cache, this.alerts);
       case 'alerts':
         return alertsView(this.alerts);
+      case 'chaos':
+        return chaosView(
+          this.journals.dirs,
+          this.journalList,
+          this.journals.problems,
+          this.faults,
+          v.journal,
+        );
       case 'service':
-        return serviceView(
-          cache,
+        return withActions(
+          serviceView(
+            cache,
+            v.namespace,
+            v.name,
+            this.alerts,
+            this.details.get(serviceKey(v))?.data,
+          ),
           v.namespace,
           v.name,
-          this.alerts,
-          this.details.get(serviceKey(v))?.data,
         );
       case 'release':
-        return releaseView(cache, v.namespace, v.name);
+        // The release page: the release's own actions (restart and rollback are the service's).
+        return withActions(releaseView(cache, v.namespace, v.name), v.namespace, v.name, [
+          'promote',
+          'pause',
+          'resume',
+          'abort',
+        ]);
     }
   }
 
@@ -205,6 +263,7 @@ export class Hub {
         })
         .finally(() => (this.alertsInflight = false));
     }
+    if ([...this.clients].some((c) => c.view.kind === 'chaos')) this.refreshChaos(due);
     const panels = new Map<string, PanelMeta>();
     const services = new Map<string, { namespace: string; name: string }>();
     for (const c of this.clients) {
@@ -242,6 +301,24 @@ export class Hub {
         this.panelFetchedAt.delete(k);
       }
     }
+  }
+
+  /** Journals (files, re-parsed only when changed) and the undo records, once per interval. */
+  private refreshChaos(due: (at: number | undefined, every: number) => boolean): void {
+    if (
+      this.faultsInflight ||
+      !due(this.faults.at ? this.faults.at * 1000 : undefined, this.o.refreshMs)
+    )
+      return;
+    this.journalList = this.journals.read();
+    this.faultsInflight = true;
+    this.counts.chaosReads++;
+    void readActiveFaults(this.o.kube)
+      .then((f) => {
+        this.faults = f;
+        this.render();
+      })
+      .finally(() => (this.faultsInflight = false));
   }
 
   private pump(): void {

@@ -1,7 +1,8 @@
 // `gantry console`'s HTTP server: the bundled pages, one Server-Sent Events stream per
-// page, nothing else. Bound to 127.0.0.1 by default; bound anywhere else it asks for a
-// random token (in the printed URL, then an HttpOnly cookie). It reads the cluster with
-// the user's own kubeconfig identity, so RBAC decides what the pages show.
+// page, two revisions' diff, and (only with --allow-actions) the actions endpoint.
+// Bound to 127.0.0.1 by default; bound anywhere else it asks for a random token (in the
+// printed URL, then an HttpOnly cookie). It reads the cluster with the user's own
+// kubeconfig identity, so RBAC decides what the pages show and may do.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -11,9 +12,15 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Kube } from '../kube/client.js';
 import { Prometheus } from '../analysis/prometheus.js';
+import { KubeApiError } from '../kube/errors.js';
+import { ReleaseStore } from '../release/store.js';
 import { ClusterCache } from './cache.js';
 import { Hub } from './hub.js';
 import type { HubStats, ViewRequest } from './hub.js';
+import { Actions, parseActionRequest } from './actions.js';
+import type { ActionRunner } from './actions.js';
+import { revisionDiff } from './revision-diff.js';
+import type { ActionLogEntry } from './view-types.js';
 
 export const TOKEN_COOKIE = 'gantry_console';
 export const DEFAULT_ADDRESS = '127.0.0.1:3100';
@@ -33,6 +40,14 @@ export interface ConsoleOptions {
   version: string;
   /** Directory of index.html, app.js and app.css (default: the bundled assets). */
   assetsDir?: string;
+  /**
+   * --allow-actions: promote, pause, resume, abort, rollback and restart, run as `user`
+   * (the kubeconfig identity); `audit` is told when each starts and ends. Absent: the
+   * console is read-only and its action endpoint does not exist.
+   */
+  actions?: { user: string; audit: (entry: ActionLogEntry) => void; runner?: ActionRunner };
+  /** Directories below which chaos journals (journal.json) are read for the chaos page. */
+  chaosReports?: string[];
 }
 
 export interface RunningConsole {
@@ -95,6 +110,11 @@ const DNS_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 function viewRequest(url: URL): ViewRequest | string {
   const view = url.searchParams.get('view') ?? 'fleet';
   if (view === 'fleet' || view === 'alerts') return { kind: view };
+  if (view === 'chaos') {
+    const journal = url.searchParams.get('journal');
+    if (journal && !/^[0-9a-f]{12}$/.test(journal)) return 'journal must be a journal id';
+    return { kind: 'chaos', ...(journal ? { journal } : {}) };
+  }
   if (view === 'service' || view === 'release') {
     const namespace = url.searchParams.get('namespace') ?? '';
     const name = url.searchParams.get('name') ?? '';
@@ -120,6 +140,57 @@ function same(a: string | undefined | null, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * Whether a request may run an action: CSRF. A page of another site can make the browser
+ * send a POST here (a form, or fetch in no-cors mode), with this console's cookie when
+ * it has one; it cannot read this server's answers. So an action request must carry:
+ *  - the header X-Gantry-CSRF with this process' random token, which a page learns only
+ *    from its event stream's hello (same-origin only: the server sends no CORS headers,
+ *    so another site can neither read the stream nor set a custom header without a
+ *    preflight the server never approves);
+ *  - Content-Type application/json (also not sendable cross-site without a preflight);
+ *  - an Origin header naming this console (browsers send it with every POST), and
+ *    Sec-Fetch-Site, when the browser sends it, "same-origin".
+ * The token cookie (non-loopback addresses) is SameSite=Strict besides, and on loopback
+ * the Host header check keeps out DNS rebinding. Returns why a request is refused.
+ */
+export function actionAllowed(
+  req: IncomingMessage,
+  csrf: string,
+  secure: boolean,
+): string | undefined {
+  const origin = req.headers.origin;
+  const own = `${secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+  if (!origin || origin !== own)
+    return `cross-origin request refused (Origin ${origin ?? 'missing'})`;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return `cross-site request refused (${site})`;
+  if (!/^application\/json\b/.test(req.headers['content-type'] ?? ''))
+    return 'actions are JSON (Content-Type: application/json)';
+  const given = req.headers['x-gantry-csrf'];
+  if (typeof given !== 'string' || !same(given, csrf))
+    return 'missing or wrong X-Gantry-CSRF token: reload the page';
+  return undefined;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error(`the body is over ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
 export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
   const { host, port } = parseAddress(o.address);
   const assetsDir = o.assetsDir ?? findAssets();
@@ -130,7 +201,22 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
   }
   const token = isLoopback(host) ? undefined : randomBytes(24).toString('base64url');
   const cache = new ClusterCache(o.kube, o.namespace ? { namespace: o.namespace } : {});
+  // A random token per console process for the action requests (see `actionAllowed`).
+  const csrf = randomBytes(24).toString('base64url');
+  const actions = o.actions
+    ? new Actions({
+        kube: o.kube,
+        cache,
+        user: o.actions.user,
+        audit: o.actions.audit,
+        // Called only once pages are open, after `hub` below exists.
+        onChange: () => hub.changed(),
+        ...(o.actions.runner ? { runner: o.actions.runner } : {}),
+      })
+    : undefined;
   const hub = new Hub({
+    ...(actions ? { actions } : {}),
+    chaosReports: o.chaosReports ?? [],
     cache,
     kube: o.kube,
     prometheus: new Prometheus(o.prometheusUrl, { timeoutMs: 8_000 }),
@@ -142,6 +228,7 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
       context: o.context,
       ...(o.namespace ? { namespace: o.namespace } : {}),
       refreshSeconds: o.refreshMs / 1000,
+      ...(actions ? { actions: { user: actions.user, csrf } } : {}),
     },
   });
   let actualPort = port;
@@ -159,8 +246,18 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
       });
       res.end(`${message}\n`);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD')
-      return refuse(405, 'the console is read-only');
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+      res.end(JSON.stringify(body));
+    };
+    const isActionPath = url.pathname === '/api/actions';
+    // Read-only: the action endpoint does not exist (404), whatever the method.
+    if (isActionPath && !actions) return refuse(404, 'not found');
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(isActionPath && req.method === 'POST'))
+      return refuse(405, actions ? 'method not allowed' : 'the console is read-only');
     if (token) {
       const given = url.searchParams.get('token');
       if (same(given, token)) {
@@ -186,6 +283,58 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
         return refuse(403, `unexpected Host header "${h}"; open http://${host}:${actualPort}/`);
     }
     const path = url.pathname;
+    if (isActionPath && actions) {
+      if (req.method !== 'POST') return refuse(405, 'POST an action');
+      const why = actionAllowed(req, csrf, secure);
+      if (why) return json(403, { error: why });
+      readBody(req, 16_384).then(
+        (text) => {
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            return json(400, { error: 'the body must be JSON' });
+          }
+          const r = parseActionRequest(body);
+          if (typeof r === 'string') return json(400, { error: r });
+          const started = actions.start(r);
+          if (!started.ok)
+            return json(started.status, {
+              error: started.message,
+              ...(started.offer ? { offer: started.offer } : {}),
+            });
+          json(202, started.entry);
+        },
+        (err: Error) => json(413, { error: err.message }),
+      );
+      return;
+    }
+    if (path === '/api/diff') {
+      const namespace = url.searchParams.get('namespace') ?? '';
+      const name = url.searchParams.get('name') ?? '';
+      const from = Number(url.searchParams.get('from'));
+      const to = Number(url.searchParams.get('to'));
+      if (!DNS_NAME.test(namespace) || !DNS_NAME.test(name))
+        return json(400, { error: 'namespace and name must be DNS labels' });
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to < 1)
+        return json(400, { error: 'from and to must be revision numbers' });
+      const store = new ReleaseStore(o.kube, namespace, name);
+      Promise.all([store.get(from), store.get(to)]).then(
+        ([a, b]) => {
+          if (!a || !b)
+            return json(404, {
+              error: `no revision ${!a ? from : to} of ${namespace}/${name} is recorded`,
+            });
+          json(200, revisionDiff(a, b));
+        },
+        (err: unknown) =>
+          json(err instanceof KubeApiError && err.status >= 400 ? err.status : 502, {
+            error: err instanceof Error ? err.message : String(err),
+            ...(err instanceof KubeApiError ? { status: err.status } : {}),
+          }),
+      );
+      return;
+    }
     if (path === '/api/events') {
       const v = viewRequest(url);
       if (typeof v === 'string') return refuse(400, v);
@@ -236,6 +385,7 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
     ...(token ? { token } : {}),
     stats: () => ({ ...hub.stats(), rssBytes: process.memoryUsage().rss }),
     close: async () => {
+      actions?.close();
       hub.close();
       cache.close();
       server.closeAllConnections();

@@ -95,7 +95,7 @@ export interface PanelData {
 export interface Marker {
   /** Unix seconds. */
   t: number;
-  kind: 'deploy' | 'rollback' | 'release' | 'step' | 'end';
+  kind: 'deploy' | 'rollback' | 'release' | 'step' | 'end' | 'fault';
   label: string;
 }
 
@@ -174,6 +174,10 @@ export interface ServiceView {
   events: EventRow[];
   logs: { pod: string; lines: string }[];
   problems: Problem[];
+  /** Only with --allow-actions: what may be done to the service now (absent: read-only). */
+  actions?: ActionOffer[];
+  /** Only with --allow-actions: this console's actions on the service, newest first. */
+  actionLog?: ActionLogEntry[];
 }
 
 export interface CheckRow {
@@ -236,6 +240,10 @@ export interface ReleaseView {
   /** The PromQL the judge runs per track (cumulative counters it differences over the step). */
   judgeQueries: { track: string; requests: string; errors: string; buckets: string }[];
   problems: Problem[];
+  /** Only with --allow-actions: what may be done to the release now (absent: read-only). */
+  actions?: ActionOffer[];
+  /** Only with --allow-actions: this console's actions on the service, newest first. */
+  actionLog?: ActionLogEntry[];
 }
 
 export interface AlertsView {
@@ -249,7 +257,150 @@ export interface AlertsView {
   at: number;
 }
 
-export type View = FleetView | ServiceView | ReleaseView | AlertsView;
+/** One chaos run's journal (gantry chaos run --report DIR), as listed. */
+export interface JournalRow {
+  /** Stable id of the journal file (for #/chaos/ID). */
+  id: string;
+  experiment: string;
+  runId: string;
+  namespace: string;
+  service: string;
+  verdict: string;
+  reason?: string;
+  score: number;
+  startedAt: string;
+  finishedAt: string;
+  /** The journal.json it was read from. */
+  path: string;
+  faults: string[];
+  probes: { name: string; passed: boolean }[];
+}
+
+export interface JournalDetail extends JournalRow {
+  steps: {
+    name: string;
+    type: string;
+    fault?: string;
+    targets: string[];
+    startedAt?: string;
+    injectedAt?: string;
+    endedAt?: string;
+    status: string;
+    error?: string;
+    description?: string;
+  }[];
+  probeSeries: {
+    name: string;
+    kind: string;
+    mode: string;
+    weight: number;
+    passed: boolean;
+    evaluations: number;
+    violations: number;
+    /** [unix seconds, value] (a probe without a value: 1 held, 0 violated). */
+    points: [number, number][];
+    /** Whether the values are the probe's own (else 1/0 for held/violated). */
+    valued: boolean;
+    firstViolation?: string;
+  }[];
+  rollbacks: { name: string; status: string; description?: string; error?: string }[];
+  abortRevertMs?: number;
+  /** Fault windows on the time axis. */
+  markers: Marker[];
+}
+
+/** A fault in effect now: an undo record in the chaos namespace. */
+export interface ActiveFaultRow {
+  id: string;
+  kind: string;
+  experiment: string;
+  namespace: string;
+  service: string;
+  state: string;
+  createdAt: string;
+  expiresAt: string;
+  /** The helper pod's phase, or "gone". */
+  helper: string;
+  overdue: boolean;
+  /** What it changed, as the record lists it. */
+  changes: string[];
+}
+
+export interface ChaosView {
+  kind: 'chaos';
+  /** Where journals are read from (--chaos-reports); empty: none given. */
+  reportDirs: string[];
+  journals: JournalRow[];
+  /** The journal asked for (view=chaos&journal=ID), when found. */
+  journal?: JournalDetail;
+  active: ActiveFaultRow[];
+  /** Unix seconds of the last read of the undo records (0: not yet). */
+  activeAt: number;
+  problems: Problem[];
+}
+
+export type View = FleetView | ServiceView | ReleaseView | AlertsView | ChaosView;
+
+export type ActionKind = 'promote' | 'pause' | 'resume' | 'abort' | 'rollback' | 'restart';
+
+/** An action the console may take now, with the exact words of its confirmation. */
+export interface ActionOffer {
+  action: ActionKind;
+  namespace: string;
+  name: string;
+  /** rollback: the revision returned to. */
+  revision?: number;
+  /** The button's words, e.g. "Abort". */
+  label: string;
+  /** What will happen, in full: shown in the confirmation and compared again on the server. */
+  confirm: string;
+}
+
+export interface ActionLogEntry {
+  id: string;
+  action: ActionKind;
+  namespace: string;
+  name: string;
+  revision?: number;
+  /** The Kubernetes identity the action ran as. */
+  user: string;
+  /** The confirmation the user accepted. */
+  confirm: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome: 'running' | 'ok' | 'failed';
+  /** What happened, or the refusal in the API server's words. */
+  message?: string;
+  /** HTTP status of a Kubernetes API refusal (403: RBAC). */
+  status?: number;
+}
+
+/** POST /api/actions: what the page asks (with the confirmation it showed). */
+export interface ActionRequest {
+  action: ActionKind;
+  namespace: string;
+  name: string;
+  revision?: number;
+  confirm: string;
+}
+
+/** GET /api/diff: two revisions' objects compared field by field; secret values never sent. */
+export interface RevisionDiff {
+  namespace: string;
+  name: string;
+  from: { revision: number; image: string; version?: string; status: string; startedAt: string };
+  to: { revision: number; image: string; version?: string; status: string; startedAt: string };
+  objects: {
+    object: string;
+    kind: string;
+    name: string;
+    change: 'added' | 'removed' | 'changed' | 'unchanged';
+    /** Field changes (values as JSON text); a Secret's values only as changed or unchanged. */
+    fields: { path: string; before?: string; after?: string }[];
+  }[];
+  /** Every secret key of the two revisions: changed or unchanged (values never leave the server). */
+  secrets: { key: string; state: 'changed' | 'unchanged' | 'added' | 'removed' }[];
+}
 
 /** The first message on every event stream. */
 export interface Hello {
@@ -257,4 +408,9 @@ export interface Hello {
   context: string;
   namespace?: string;
   refreshSeconds: number;
+  /**
+   * Only with --allow-actions: who the actions run as and the token their requests carry
+   * (readable only by pages of this origin; see server.ts on CSRF).
+   */
+  actions?: { user: string; csrf: string };
 }

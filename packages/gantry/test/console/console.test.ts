@@ -1,117 +1,38 @@
 // gantry console in Debian's Chromium (driven by playwright-core) against the real local
 // cluster and Prometheus: a deploy reaches the fleet and service pages within 2 s, a
 // canary's weight moves live on the release page, a console bound beyond loopback wants
-// its token, a kubeconfig without rights shows the API's refusal, and no request of the
-// pages leaves the console's own server. Screenshots of every page are kept in
+// its token, a kubeconfig without rights shows the API's refusal, a console without
+// --allow-actions has no action control in its pages and no action endpoint (404), and no
+// request of the pages leaves the console's own server. (Actions: console-actions.test.ts.) Screenshots of every page are kept in
 // test/console/artifacts/ (light and dark, 1280×720 and phone width).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { gunzipSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import {
-  kubectl,
-  pushEchoImage,
-  requireCluster,
-  run,
-} from '../../../../hack/cluster/test/cluster-env.js';
+import type { Page } from 'playwright-core';
+import { kubectl, pushEchoImage, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
-import { gantryBin } from '../gantry-cli.js';
+import {
+  ACTION_CONTROLS,
+  BrowserFixture,
+  browserCluster,
+  shoot,
+  waitText,
+} from './browser-fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const cluster = requireCluster();
-const skip =
-  typeof cluster === 'string'
-    ? cluster
-    : existsSync(CHROMIUM)
-      ? false
-      : `${CHROMIUM} is missing (hack/deps.sh installs it)`;
-if (skip && process.env.CI === 'true' && typeof cluster !== 'string') throw new Error(skip);
-const ns = `console-it-${Date.now().toString(36)}`;
-const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
+const cluster = browserCluster();
+const skip = typeof cluster === 'string' ? cluster : false;
+const fx = new BrowserFixture('console-it');
+const ns = fx.ns;
 let env: ClusterEnv;
 let work: string;
 let image: string;
-let browser: Browser;
-const children: ChildProcess[] = [];
-/** Every URL a page asked for, by console origin. */
-const requested: { origin: string; url: string }[] = [];
-/** Uncaught errors in any page. */
-const pageErrors: string[] = [];
 
-interface Running {
-  child: ChildProcess;
-  result: Promise<{ status: number | null; stdout: string; stderr: string }>;
-}
-
-/** gantry as a child process that does not block this one (the browser runs meanwhile). */
-function gantry(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-  timeoutMs = 180_000,
-): Running {
-  const child = spawn(process.execPath, [gantryBin, ...args], {
-    env: { ...process.env, ...env, ...extraEnv },
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return {
-    child,
-    result: new Promise((resolve) =>
-      child.on('exit', (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      }),
-    ),
-  };
-}
-
-/** Starts `gantry console` and resolves with the URL it prints. */
-async function startConsole(args: string[], extraEnv: Record<string, string> = {}) {
-  const r = gantry(['console', ...args], extraEnv, 170_000);
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`gantry console printed no URL: ${out}`)),
-      20_000,
-    );
-    r.child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /(https?:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    void r.result.then((x) => reject(new Error(`gantry console exited ${x.status}: ${x.stderr}`)));
-  });
-  return { ...r, url, origin: new URL(url).origin };
-}
-
-async function newPage(
-  origin: string,
-  opts: { width?: number; height?: number; scheme?: 'light' | 'dark' } = {},
-): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: opts.width ?? 1280, height: opts.height ?? 720 },
-    colorScheme: opts.scheme ?? 'light',
-  });
-  context.on('request', (req) => requested.push({ origin, url: req.url() }));
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return { context, page };
-}
+const gantry = (...a: Parameters<BrowserFixture['gantry']>) => fx.gantry(...a);
+const startConsole = (...a: Parameters<BrowserFixture['startConsole']>) => fx.startConsole(...a);
+const newPage = (...a: Parameters<BrowserFixture['newPage']>) => fx.newPage(...a);
 
 function writeSpec(name: string, fields: { greeting: string; release?: string }): string {
   const file = join(work, `${name}-${fields.greeting}.yaml`);
@@ -133,47 +54,26 @@ ${fields.release ?? ''}`,
   return file;
 }
 
-async function shoot(page: Page, name: string, fullPage = false): Promise<void> {
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage });
-}
-
-/** Text of the first element matching `selector`, waited for until it satisfies `ok`. */
-async function waitText(page: Page, selector: string, ok: (t: string) => boolean, timeout: number) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const t =
-      (await page
-        .locator(selector)
-        .first()
-        .textContent({ timeout: 1000 })
-        .catch(() => null)) ?? '';
-    if (ok(t)) return t;
-    if (Date.now() > deadline)
-      throw new Error(`"${selector}" still reads "${t}" after ${timeout} ms`);
-    await page.waitForTimeout(50);
-  }
+/** A read-only console's page has no control that acts, nor a dialog to confirm one. */
+async function assertNoActionControls(page: Page): Promise<void> {
+  assert.equal(await page.locator(ACTION_CONTROLS).count(), 0, 'no action control in the DOM');
+  assert.equal(await page.locator('.readonly').textContent(), 'read-only');
 }
 
 before(
   async () => {
     if (skip) return;
     env = cluster as ClusterEnv;
-    work = mkdtempSync(join(tmpdir(), 'gantry-console-'));
-    mkdirSync(artifacts, { recursive: true });
-    kubectl(env, ['create', 'namespace', ns]);
+    await fx.setUp(env);
+    work = fx.work;
     image = pushEchoImage(env, 'gantry-console/echo', '1');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   },
   { timeout: 120_000 },
 );
 
 after(async () => {
   if (skip) return;
-  await browser?.close();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  run('kubectl', ['delete', 'namespace', ns, '--wait=false'], env);
-  rmSync(work, { recursive: true, force: true });
-  process.stdout.write(`console screenshots: ${artifacts}\n`);
+  await fx.tearDown();
 });
 
 let consoleOrigin = '';
@@ -237,6 +137,16 @@ test(
       (t) => t === 'superseded',
       2_000,
     );
+    // Read-only (no --allow-actions): no control that acts in the pages, no action endpoint.
+    await assertNoActionControls(fleet.page);
+    await assertNoActionControls(service.page);
+    const post = await fetch(`${c.origin}/api/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: c.origin },
+      body: JSON.stringify({ action: 'restart', namespace: ns, name: 'echo', confirm: 'x' }),
+    });
+    assert.equal(post.status, 404);
+    await post.body?.cancel();
 
     // The service page's charts: each panel drew (or said why not) after one refresh.
     await service.page.waitForFunction(
@@ -355,6 +265,8 @@ test(
     assert.ok(state.canaryPercent > 0, `the release reached step 1: ${status.stdout}`);
     assert.deepEqual(seen.slice(-1), [shown], `weights seen on the page: ${seen.join(' → ')}`);
     assert.ok(seen.length >= 2, `the weight changed on the page: ${seen.join(' → ')}`);
+    // A canary under way, and still nothing to act with in a read-only console.
+    await assertNoActionControls(page);
     await page.locator('.chart canvas').first().waitFor({ timeout: 5_000 });
     await page.waitForTimeout(1000);
     await shoot(page, 'release-light', true);
@@ -490,24 +402,7 @@ test(
   "a kubeconfig without rights sees the API's refusal on the page",
   { skip, timeout: 60_000 },
   async () => {
-    kubectl(env, ['-n', ns, 'create', 'serviceaccount', 'nobody']);
-    const token = kubectl(env, ['-n', ns, 'create', 'token', 'nobody', '--duration', '10m']).trim();
-    const raw = JSON.parse(kubectl(env, ['config', 'view', '--raw', '--minify', '-o', 'json'])) as {
-      clusters: { name: string; cluster: Record<string, unknown> }[];
-    };
-    const c0 = raw.clusters[0]!;
-    const kubeconfig = join(work, 'nobody.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: c0.name, cluster: c0.cluster }],
-        users: [{ name: 'nobody', user: { token } }],
-        contexts: [{ name: 'nobody', context: { cluster: c0.name, user: 'nobody' } }],
-        'current-context': 'nobody',
-      }),
-    );
+    const kubeconfig = fx.serviceAccountKubeconfig('nobody');
     const c = await startConsole(['--address', '127.0.0.1:0'], { KUBECONFIG: kubeconfig });
     const { page, context } = await newPage(c.origin);
     await page.goto(`${c.url}#/`);
@@ -527,9 +422,7 @@ test(
   "no request of the console's pages reaches another address, and no page threw",
   { skip },
   () => {
-    assert.deepEqual(pageErrors, []);
-    assert.ok(requested.length > 20, `requests recorded: ${requested.length}`);
-    const elsewhere = requested.filter((r) => new URL(r.url).origin !== r.origin);
-    assert.deepEqual(elsewhere, []);
+    assert.ok(fx.requested.length > 20, `requests recorded: ${fx.requested.length}`);
+    fx.assertStayedHome();
   },
 );

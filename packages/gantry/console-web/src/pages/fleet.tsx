@@ -3,7 +3,15 @@ import { useState } from 'preact/hooks';
 import type { FleetView, Health } from '../../../src/console/view-types.js';
 import { ago, shortImage } from '../format.js';
 import { useStream } from '../stream.js';
-import { Empty, HealthBadge, Problems, TableWrap, releaseHref, serviceHref } from '../ui.js';
+import {
+  Empty,
+  HealthBadge,
+  Problems,
+  TableWrap,
+  Version,
+  releaseHref,
+  serviceHref,
+} from '../ui.js';
 
 const HEALTH_ORDER: Health[] = ['failed', 'degraded', 'progressing', 'unknown', 'ok'];
 
@@ -105,7 +113,11 @@ export function FleetPage() {
                 </td>
                 <td class="image" title={r.image} data-label="Image">
                   {shortImage(r.image)}
-                  {r.version ? <div class="reason">v{r.version}</div> : null}
+                  {r.version ? (
+                    <div class="reason version">
+                      v<Version v={r.version} />
+                    </div>
+                  ) : null}
                 </td>
                 <td class="ready" data-label="Ready">
                   {r.ready}/{r.desired}

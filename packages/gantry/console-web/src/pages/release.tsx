@@ -1,6 +1,7 @@
 // Release: the step timeline, the canary's weight over time, the traffic split now, each
 // verdict of the judge with its numbers and the PromQL behind them, canary vs stable charts.
 import type { ReleaseView } from '../../../src/console/view-types.js';
+import { ActionBar } from '../actions.js';
 import { Chart } from '../chart.js';
 import { ago, clock, shortImage } from '../format.js';
 import { useStream } from '../stream.js';
@@ -41,6 +42,7 @@ export function ReleasePage({ namespace, name }: { namespace: string; name: stri
         ) : null}
       </div>
       <Problems problems={view.problems} />
+      <ActionBar offers={view.actions} log={view.actionLog} />
       {!r ? (
         <Empty>
           {view.synced

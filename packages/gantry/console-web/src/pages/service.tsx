@@ -1,10 +1,13 @@
 // Service: its charts with deploys, rollbacks and release steps on the time axis, pods,
-// events, last log lines, revision history and past releases.
+// events, last log lines, revision history (any two compared) and past releases; with
+// --allow-actions, restart and rollback (each confirmed first).
 import type { PanelData, PanelMeta, ServiceView } from '../../../src/console/view-types.js';
+import { ActionBar, RollbackButton } from '../actions.js';
 import { Chart } from '../chart.js';
+import { RevisionCompare } from '../diff.js';
 import { ago, clock, shortImage } from '../format.js';
 import { useStream } from '../stream.js';
-import { Empty, HealthBadge, Problems, Section, TableWrap, releaseHref } from '../ui.js';
+import { Empty, HealthBadge, Problems, Section, TableWrap, Version, releaseHref } from '../ui.js';
 
 /** The span of every chart (the server's CHART_RANGE_SECONDS). */
 const WINDOW_SECONDS = 30 * 60;
@@ -83,7 +86,9 @@ export function ServicePage({ namespace, name }: { namespace: string; name: stri
           </div>
           <div>
             <dt>Version</dt>
-            <dd>{r.version ?? '–'}</dd>
+            <dd class="version" title={r.version}>
+              {r.version ? <Version v={r.version} /> : '–'}
+            </dd>
           </div>
           <div>
             <dt>Ready</dt>
@@ -112,6 +117,7 @@ export function ServicePage({ namespace, name }: { namespace: string; name: stri
           </div>
         </dl>
       ) : null}
+      <ActionBar offers={view.actions} log={view.actionLog} />
       <Section title="Metrics" id="metrics">
         <p class="note">
           Last 30 minutes. Selectors from{' '}
@@ -249,6 +255,7 @@ export function ServicePage({ namespace, name }: { namespace: string; name: stri
                 <th scope="col">By</th>
                 <th scope="col">When</th>
                 <th scope="col">Note</th>
+                {view.actions ? <th scope="col">Action</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -268,11 +275,21 @@ export function ServicePage({ namespace, name }: { namespace: string; name: stri
                     {h.rollbackOf !== undefined ? `rollback to r${h.rollbackOf}. ` : ''}
                     {h.message ?? ''}
                   </td>
+                  {view.actions ? (
+                    <td>
+                      {view.actions
+                        .filter((o) => o.action === 'rollback' && o.revision === h.revision)
+                        .map((o) => (
+                          <RollbackButton key={o.revision} offer={o} />
+                        ))}
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>
           </TableWrap>
         )}
+        <RevisionCompare namespace={namespace} name={name} history={view.history} />
       </Section>
       {view.releases.length ? (
         <Section title="Progressive releases" id="releases">

@@ -1,5 +1,6 @@
-// gantry console: a live, read-only web console of every service Gantry manages, served
-// from the CLI with the user's own kubeconfig identity. Runs until interrupted.
+// gantry console: a live web console of every service Gantry manages, served from the
+// CLI with the user's own kubeconfig identity; read-only unless --allow-actions. Runs
+// until interrupted.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -18,13 +19,17 @@ interface ConsoleOpts {
   prometheus?: string;
   alertmanager?: string;
   refresh: string;
+  allowActions?: boolean;
+  chaosReports: string[];
 }
+
+const collect = (v: string, all: string[]) => [...all, v];
 
 export function registerConsoleCommands(program: Command): void {
   program
     .command('console')
     .description(
-      'serve a live web console of the services, releases and alerts (read-only; Ctrl-C stops it)',
+      'serve a live web console of the services, releases, alerts and chaos runs (read-only unless --allow-actions; Ctrl-C stops it)',
     )
     .option(
       '--address <host:port>',
@@ -51,6 +56,31 @@ export function registerConsoleCommands(program: Command): void {
       'how often charts and alerts are read (once for all open pages)',
       '5s',
     )
+    .option(
+      '--allow-actions',
+      'offer promote, pause, resume, abort, rollback and restart on the pages (each confirmed, run as your kubeconfig identity, logged)',
+    )
+    .option(
+      '--chaos-reports <dir>',
+      'where `gantry chaos run --report DIR` wrote journals, for the chaos page (repeatable)',
+      collect,
+      [],
+    )
+    .addHelpText(
+      'after',
+      `
+Without --allow-actions the console changes nothing: its pages have no action controls and
+its action endpoint does not exist. With it, every action is confirmed on the page (naming
+the service, namespace and step, weight or revision), runs the same library code as the
+CLI command (gantry release promote|pause|resume|abort, rollback, restart) as your
+kubeconfig identity, and is logged: a line on stderr and a JSON line on stdout.
+
+Examples:
+  gantry console
+  gantry console --allow-actions --chaos-reports out/
+  gantry console --address 0.0.0.0:3100 --tls-cert cert.pem --tls-key key.pem
+`,
+    )
     .action(async (opts: ConsoleOpts, cmd: Command) => {
       const g = globals(cmd);
       const gl = cmd.optsWithGlobals<{ kubeconfig?: string; context?: string }>();
@@ -75,10 +105,39 @@ export function registerConsoleCommands(program: Command): void {
       } catch (err) {
         throw new UsageError(`cannot read the TLS files: ${(err as Error).message}`);
       }
+      const kube = await g.kube();
+      let actions: Parameters<typeof startConsole>[0]['actions'];
+      if (opts.allowActions) {
+        const { whoAmI } = await import('../../console/actions.js');
+        // The identity the API server sees (SelfSubjectReview); else the kubeconfig's context.
+        const user = (await whoAmI(kube)) ?? `context ${access.contextName}`;
+        actions = {
+          user,
+          audit: (e) => {
+            const what = `${e.action}${e.revision !== undefined ? ` r${e.revision}` : ''} ${e.namespace}/${e.name}`;
+            process.stderr.write(
+              `${new Date().toISOString()} console action ${what} by ${e.user}: ${
+                e.outcome === 'running'
+                  ? `started (${e.confirm})`
+                  : `${e.outcome}: ${e.message ?? ''}`
+              }\n`,
+            );
+            process.stdout.write(
+              `${JSON.stringify({
+                time: new Date().toISOString(),
+                event: e.outcome === 'running' ? 'console.action.start' : 'console.action.end',
+                ...e,
+              })}\n`,
+            );
+          },
+        };
+      }
       let running;
       try {
         running = await startConsole({
-          kube: await g.kube(),
+          kube,
+          ...(actions ? { actions } : {}),
+          chaosReports: opts.chaosReports,
           address: opts.address,
           prometheusUrl: prometheusUrl({}, opts.prometheus),
           alertmanagerUrl: (
@@ -101,6 +160,7 @@ export function registerConsoleCommands(program: Command): void {
           url: running.url,
           address: opts.address,
           tokenRequired: running.token !== undefined,
+          actions: actions ? { user: actions.user } : null,
         });
       } else {
         process.stdout.write(`Gantry console (context ${access.contextName}): ${running.url}\n`);
@@ -109,7 +169,11 @@ export function registerConsoleCommands(program: Command): void {
             `listening on ${opts.address}: the token in the URL is required (then kept as a cookie)\n`,
           );
         }
-        process.stdout.write('read-only; Ctrl-C stops it\n');
+        process.stdout.write(
+          actions
+            ? `actions allowed, as ${actions.user}; each is logged here. Ctrl-C stops it\n`
+            : 'read-only; Ctrl-C stops it\n',
+        );
       }
       if (opts.open) {
         const child = spawn('xdg-open', [running.url], { stdio: 'ignore', detached: true });
