@@ -254,6 +254,9 @@ evictionHard:
   imagefs.available: 2%
   nodefs.inodesFree: 2%
 nodeStatusReportFrequency: 1m
+# Every image in the node's status (default: the 50 largest), so small ones such as the pause
+# image, which gantry chaos pod-failure runs, stay listed on a node that has run many builds.
+nodeStatusMaxImages: -1
 syncFrequency: 30s
 shutdownGracePeriod: 0s
 CFG

@@ -2,7 +2,8 @@
 // undo record in the chaos namespace until what it changed is back:
 //   recover()    for every record whose helper is gone, finished, or past its expiry
 //                (plus a grace), revert what it lists: node ops by a `revert` helper on
-//                its node, Kubernetes patches here; helper pods left over are removed.
+//                its node, Kubernetes patches here; helper pods left over are removed, and
+//                the helper's pod-reader Role/RoleBinding in namespaces no record needs.
 //   abort()      ends every active fault now: helpers deleted gracefully (SIGTERM: they
 //                revert), Kubernetes patches restored here, then recover() for the rest.
 //   listActive() the records and the state of their helpers.
@@ -16,7 +17,14 @@ import {
   revertNodeRecord,
   waitRecordGone,
 } from './helper/inject.js';
-import { GRACE_SECONDS, HELPER_LABEL, RECORD_LABEL, revokeRestore } from './helper/resources.js';
+import {
+  GRACE_SECONDS,
+  HELPER_LABEL,
+  RECORD_LABEL,
+  releasePodReader,
+  revokeRestore,
+  sweepPodReaders,
+} from './helper/resources.js';
 import { listRecords } from './undo-store.js';
 import { CHAOS_NAMESPACE } from './undo.js';
 import type { UndoRecord } from './undo.js';
@@ -36,6 +44,8 @@ export interface RecoverReport {
   failed: { id: string; reason: string }[];
   /** Finished helper pods removed. */
   cleaned: string[];
+  /** Namespaces whose pod reader (Role/RoleBinding gantry-chaos-helper) was removed. */
+  readers: string[];
 }
 
 export interface RecoverOptions {
@@ -91,7 +101,7 @@ export async function listActive(
 
 export async function recover(kube: Kube, opts: RecoverOptions = {}): Promise<RecoverReport> {
   const emit = opts.emit ?? (() => undefined);
-  const report: RecoverReport = { reverted: [], active: [], failed: [], cleaned: [] };
+  const report: RecoverReport = { reverted: [], active: [], failed: [], cleaned: [], readers: [] };
   const [all, pods] = await Promise.all([listRecords(kube, opts), helpers(kube)]);
   const records = opts.services
     ? all.filter((r) =>
@@ -160,6 +170,36 @@ export async function recover(kube: Kube, opts: RecoverOptions = {}): Promise<Re
       report.cleaned.push(p.metadata!.name!);
     }
   }
+  // Standby helpers (GANTRY_CHAOS_STANDBY) that ended unclaimed; with `all` (abort, not
+  // limited to an experiment) every idle one: nothing of Gantry's is left running.
+  for (const p of pods) {
+    if (p.metadata?.labels?.[HELPER_LABEL] !== 'standby') continue;
+    if (live(p) && !(opts.all && !opts.experiment && !opts.services)) continue;
+    await kube
+      .delete({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: p.metadata.name!, namespace: CHAOS_NAMESPACE },
+      })
+      .catch(() => false);
+    report.cleaned.push(p.metadata.name!);
+  }
+  // The helper's read access to pods, in namespaces where no fault needs it any more.
+  const readers = opts.services
+    ? (
+        await Promise.all(
+          [...new Set(opts.services.map((s) => s.namespace))].map(async (ns) =>
+            (await releasePodReader(kube, ns).catch(() => false)) ? [ns] : [],
+          ),
+        )
+      ).flat()
+    : await sweepPodReaders(kube).catch((err: unknown) => {
+        emit(`pod readers not swept: ${err instanceof Error ? err.message : String(err)}`);
+        return [];
+      });
+  for (const ns of readers)
+    emit(`removed the helper's pod reader (Role/RoleBinding gantry-chaos-helper) in ${ns}`);
+  report.readers.push(...readers);
   return report;
 }
 

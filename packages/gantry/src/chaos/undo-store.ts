@@ -36,8 +36,12 @@ const ref = (id: string) => ({
   metadata: { name: id, namespace: CHAOS_NAMESPACE },
 });
 
-/** Writes a new record (fails when one of that id exists). */
-export async function writeRecord(kube: Kube, rec: UndoRecord): Promise<void> {
+/** Writes a new record (fails when one of that id exists); `labels` besides the lookup ones. */
+export async function writeRecord(
+  kube: Kube,
+  rec: UndoRecord,
+  labels: Record<string, string> = {},
+): Promise<void> {
   await kube.create({
     ...ref(rec.id),
     metadata: {
@@ -47,6 +51,7 @@ export async function writeRecord(kube: Kube, rec: UndoRecord): Promise<void> {
         [EXPERIMENT_LABEL]: labelValue(rec.experiment),
         [KIND_LABEL]: labelValue(rec.kind),
         ...(rec.node ? { [NODE_LABEL]: labelValue(rec.node.name) } : {}),
+        ...labels,
       },
     },
     data: { [RECORD_KEY]: JSON.stringify(rec), state: rec.state },

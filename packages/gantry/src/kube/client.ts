@@ -279,4 +279,87 @@ export class Kube {
     }
     return res.text;
   }
+  /**
+   * Patches an object: a JSON merge patch (RFC 7386: null removes a field) or a strategic
+   * merge patch (lists of named items such as containers merge by name). With `uid`, the
+   * API server patches only the object of that uid and answers 409 otherwise (a
+   * precondition in the patch itself). Undefined when the object does not exist.
+   */
+  async patch<T = KubeObject>(
+    ref: ObjectRef,
+    patch: Record<string, unknown>,
+    opts: { type?: 'merge' | 'strategic'; uid?: string } = {},
+  ): Promise<T | undefined> {
+    const body = opts.uid
+      ? { ...patch, metadata: { ...(patch.metadata as object | undefined), uid: opts.uid } }
+      : patch;
+    const type =
+      opts.type === 'strategic'
+        ? 'application/strategic-merge-patch+json'
+        : 'application/merge-patch+json';
+    const res = await this.http.request('PATCH', await this.objectPath(ref), body, type);
+    if (res.status === 404) return undefined;
+    if (res.status >= 300)
+      throw new KubeApiError(
+        res.status,
+        `patch ${describeObject(ref)}: ${statusMessage(res.text)}`,
+        statusInfo(res.text),
+      );
+    return JSON.parse(res.text) as T;
+  }
+
+  /**
+   * Evicts a pod through its policy/v1 Eviction subresource, as `kubectl drain` does:
+   * PodDisruptionBudgets are respected. 'evicted', or 'gone' when the pod (of that uid)
+   * no longer exists. A budget that forbids it now is a KubeApiError with status 429 whose
+   * message names the budget; the caller decides whether to retry.
+   */
+  async evict(
+    namespace: string,
+    name: string,
+    opts: { uid?: string; gracePeriodSeconds?: number } = {},
+  ): Promise<'evicted' | 'gone'> {
+    const res = await this.http.request(
+      'POST',
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/eviction`,
+      {
+        apiVersion: 'policy/v1',
+        kind: 'Eviction',
+        metadata: { name, namespace },
+        ...(opts.uid || opts.gracePeriodSeconds !== undefined
+          ? {
+              deleteOptions: {
+                ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
+                ...(opts.gracePeriodSeconds !== undefined
+                  ? { gracePeriodSeconds: opts.gracePeriodSeconds }
+                  : {}),
+              },
+            }
+          : {}),
+      },
+    );
+    if (res.status === 404) return 'gone';
+    if (res.status === 409 && opts.uid && /uid/i.test(res.text)) return 'gone'; // another pod now
+    if (res.status < 300) return 'evicted';
+    let why = statusMessage(res.text);
+    if (res.status === 429) {
+      // The budget's own words ("The disruption budget web needs 2 healthy pods and has 2
+      // currently") are in the Status' causes.
+      try {
+        const causes = (
+          JSON.parse(res.text) as { details?: { causes?: { message?: string }[] } }
+        ).details?.causes
+          ?.map((c) => c.message)
+          .filter(Boolean);
+        if (causes?.length) why = `${why} ${causes.join('; ')}`;
+      } catch {
+        // not a Status body
+      }
+    }
+    throw new KubeApiError(
+      res.status,
+      `evict Pod ${namespace}/${name}: ${why}`,
+      statusInfo(res.text),
+    );
+  }
 }

@@ -18,7 +18,7 @@ import { gamedayScore, resilienceScore } from '../../src/chaos/experiment/score.
 import type { Journal } from '../../src/chaos/experiment/journal.js';
 import { faultByKind, faults } from '../../src/chaos/faults/index.js';
 import { chosenCount, maxPercentProblem } from '../../src/chaos/target.js';
-import { k8sFaults, mergePatch, strategicPatch } from '../../src/chaos/faults/k8s.js';
+import { k8sFaults } from '../../src/chaos/faults/k8s.js';
 import { formatProblem } from '../../src/spec/index.js';
 import { runGantry } from '../gantry-cli.js';
 
@@ -201,32 +201,6 @@ test('target counts: percent rounds up, at least 1; the max-percent rail', () =>
   assert.match(maxPercentProblem(2, 3, 50) ?? '', /2 of 3 ready pods is 67 % .* over the 50 %/);
   assert.match(maxPercentProblem(1, 1, 50) ?? '', /100 %/);
   assert.equal(maxPercentProblem(1, 1, 100), undefined);
-});
-
-test('restoring patches: merge removes with null, strategic merges containers by name', () => {
-  assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: 4 } }), {
-    a: 1,
-    b: { d: 3, e: 4 },
-  });
-  const pod = {
-    spec: {
-      containers: [
-        { name: 'app', image: 'a:1', ports: [1] },
-        { name: 'side', image: 's' },
-      ],
-    },
-  };
-  assert.deepEqual(
-    strategicPatch(pod, { spec: { containers: [{ name: 'app', image: 'pause' }] } }),
-    {
-      spec: {
-        containers: [
-          { name: 'app', image: 'pause', ports: [1] },
-          { name: 'side', image: 's' },
-        ],
-      },
-    },
-  );
 });
 
 test('resilience score: weighted probe success (Litmus), a GameDay the mean of its runs', () => {

@@ -15,6 +15,7 @@ import {
 } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
 import type { FaultDefinition } from '../../src/chaos/fault.js';
+import { KubeApiError } from '../../src/kube/client.js';
 import { faultByKind } from '../../src/chaos/faults/index.js';
 import { resolveTarget, targetScope, TargetError } from '../../src/chaos/target.js';
 import { answers, deployEcho, specOf } from './experiment-fixture.js';
@@ -280,6 +281,57 @@ test(
     );
     t.diagnostic(`restartCount ${before.restarts} -> ${restarts()}`);
     assert.ok(restarts() >= before.restarts + 2, 'one restart into the pause image, one back');
+  },
+);
+
+test(
+  'Kube.evict: a PodDisruptionBudget that forbids it answers 429 with its words; a gone pod is gone',
+  { skip, timeout: 60_000 },
+  async () => {
+    kubectl(
+      env,
+      ['apply', '-f', '-'],
+      `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: { name: all-of-them, namespace: ${fx.ns} }
+spec:
+  minAvailable: 2
+  selector: { matchLabels: { app.kubernetes.io/name: ${fx.name} } }
+`,
+    );
+    try {
+      await eventually('the budget observed (no disruption allowed)', 30_000, () =>
+        kubectl(env, [
+          '-n',
+          fx.ns,
+          'get',
+          'pdb',
+          'all-of-them',
+          '-o',
+          'jsonpath={.status.observedGeneration}/{.status.disruptionsAllowed}',
+        ]).trim() === '1/0'
+          ? true
+          : undefined,
+      );
+      const pod = kubectl(env, [
+        '-n',
+        fx.ns,
+        'get',
+        'pods',
+        '-o',
+        'jsonpath={.items[0].metadata.name}',
+      ]).trim();
+      await assert.rejects(fx.kube.evict(fx.ns, pod), (err: unknown) => {
+        assert.ok(err instanceof KubeApiError);
+        assert.equal(err.status, 429);
+        assert.match(err.message, /disruption budget/);
+        return true;
+      });
+      assert.ok(allReady(), 'nothing evicted');
+      assert.equal(await fx.kube.evict(fx.ns, 'no-such-pod'), 'gone');
+    } finally {
+      kubectl(env, ['-n', fx.ns, 'delete', 'pdb', 'all-of-them', '--ignore-not-found']);
+    }
   },
 );
 

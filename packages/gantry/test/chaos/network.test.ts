@@ -4,6 +4,7 @@
 // qdiscs, the links) identical to before. One echo Deployment for the file.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { requireCluster, run } from '../../../../hack/cluster/test/cluster-env.js';
 import type { ClusterEnv } from '../../../../hack/cluster/test/cluster-env.js';
@@ -157,6 +158,54 @@ test(
     } finally {
       await revert(a);
     }
+    assert.equal(netState(uid), before);
+  },
+);
+
+/** A GET on a kept-alive connection of `agent` (reused when it is still open). */
+function keptAlive(agent: http.Agent, path: string): Promise<{ status: number; error?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: '127.0.0.1', port: f.nodePort, path, agent, timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) =>
+      resolve({ status: 0, error: (err as NodeJS.ErrnoException).code ?? err.message }),
+    );
+  });
+}
+
+test(
+  'http-error: a keep-alive connection open before the fault is reset once, then gets the error',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // The connection (and, once any nat rule was ever in the pod's namespace, its
+      // conntrack entry) exists before the REDIRECT.
+      assert.equal((await keptAlive(agent, '/')).status, 200);
+      assert.equal((await keptAlive(agent, '/')).status, 200);
+      const a = await inject('http-error', { status: 503, percent: 100 });
+      try {
+        // Without the conntrack flush this request went straight to the app: 200.
+        const first = await keptAlive(agent, '/');
+        t.diagnostic(`the kept-alive connection's next request: ${JSON.stringify(first)}`);
+        assert.notEqual(first.status, 200, 'the old connection does not bypass the fault');
+        const next = await keptAlive(agent, '/');
+        assert.equal(next.status, 503, `then through the proxy: ${JSON.stringify(next)}`);
+      } finally {
+        await revert(a);
+      }
+    } finally {
+      agent.destroy();
+    }
+    assert.equal((await get(f.nodePort, '/')).status, 200);
     assert.equal(netState(uid), before);
   },
 );

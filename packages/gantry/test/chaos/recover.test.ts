@@ -213,6 +213,42 @@ test(
   },
 );
 
+const readers = () =>
+  ['role', 'rolebinding'].filter(
+    (k) =>
+      run('kubectl', ['-n', ns, 'get', k, 'gantry-chaos-helper', '-o', 'name'], f.env).status === 0,
+  );
+
+test(
+  "the helper's pod reader in the namespace goes with the last fault needing it, and by recover()",
+  { skip, timeout: 120_000 },
+  async () => {
+    const a = await inject('container-pause', {});
+    assert.deepEqual(readers(), ['role', 'rolebinding'], 'granted while the fault is on');
+    await a.revert();
+    await a.ended;
+    assert.deepEqual(readers(), [], 'gone with the fault');
+    // One an older gantry left (no fault needs it): recover() removes it.
+    run(
+      'kubectl',
+      ['-n', ns, 'create', 'role', 'gantry-chaos-helper', '--verb=get', '--resource=pods'],
+      f.env,
+    );
+    const r = await recover(f.kube);
+    assert.ok(r.readers.includes(ns), JSON.stringify(r));
+    assert.deepEqual(readers(), []);
+    assert.equal(
+      run(
+        'kubectl',
+        ['-n', CHAOS_NAMESPACE, 'get', 'role', 'gantry-chaos-helper', '-o', 'name'],
+        f.env,
+      ).status,
+      0,
+      "the chaos namespace's own Role stays",
+    );
+  },
+);
+
 test('abort(): every active fault ends now', { skip, timeout: 150_000 }, async () => {
   const uid = target(f).pods[0]!.uid;
   const before = netState(uid);

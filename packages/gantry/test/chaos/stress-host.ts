@@ -32,7 +32,7 @@ export interface Agent {
 
 /** The agent's ops, target resolution and context, loaded after GANTRY_HOST_CGROUP is set. */
 export async function loadAgent(): Promise<Agent> {
-  const { containerMainPid, processOps } = await import('../../src/chaos/agent/ops/process.js');
+  const { processOps } = await import('../../src/chaos/agent/ops/process.js');
   const { stressOps } = await import('../../src/chaos/agent/ops/stress.js');
   const { resolveTarget } = await import('../../src/chaos/agent/target.js');
   const { opContext } = await import('../../src/chaos/agent/context.js');
@@ -43,12 +43,8 @@ export async function loadAgent(): Promise<Agent> {
       if (!o) throw new Error(`no op ${name}`);
       return o;
     },
-    // The agent's resolution, with the main process the ops themselves use.
-    resolve: (podUid, containerId) => {
-      const t = resolveTarget(podUid, containerId);
-      const main = t ? containerMainPid(t) : undefined;
-      return t && main !== undefined ? { ...t, containerPid: main } : t;
-    },
+    // The agent's own resolution (it never takes a process an op placed in the container).
+    resolve: (podUid, containerId) => resolveTarget(podUid, containerId),
     ctx: { ...opContext, log: () => undefined },
   };
 }

@@ -69,6 +69,72 @@ export class Api {
     });
   }
 
+  /**
+   * Watches a collection (a label selector) and resolves with the name of the first object
+   * it holds or that is added; undefined when the watch ends first (after `timeoutSeconds`,
+   * an error, or cancel()).
+   */
+  watchFirst(
+    path: string,
+    labelSelector: string,
+    timeoutSeconds: number,
+  ): { name: Promise<string | undefined>; cancel: () => void } {
+    const token = readFileSync(`${SA}/token`, 'utf8').trim();
+    const q = `?watch=1&labelSelector=${encodeURIComponent(labelSelector)}&timeoutSeconds=${Math.max(1, Math.round(timeoutSeconds))}`;
+    let cancel: () => void = () => undefined;
+    const name = new Promise<string | undefined>((resolve) => {
+      const req = https.request(
+        {
+          host: this.host,
+          port: this.port,
+          method: 'GET',
+          path: path + q,
+          agent: this.agent,
+          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        },
+        (res) => {
+          if ((res.statusCode ?? 0) >= 300) {
+            res.resume();
+            res.on('end', () => resolve(undefined));
+            return;
+          }
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              const line = buf.slice(0, i);
+              buf = buf.slice(i + 1);
+              try {
+                const ev = JSON.parse(line) as {
+                  type?: string;
+                  object?: { metadata?: { name?: string } };
+                };
+                const n = ev.object?.metadata?.name;
+                if (ev.type === 'ADDED' && n) {
+                  resolve(n);
+                  req.destroy();
+                  return;
+                }
+              } catch {
+                // a partial or foreign line
+              }
+            }
+          });
+          res.on('end', () => resolve(undefined));
+          res.on('error', () => resolve(undefined));
+        },
+      );
+      req.on('error', () => resolve(undefined));
+      req.end();
+      cancel = () => {
+        req.destroy();
+        resolve(undefined);
+      };
+    });
+    return { name, cancel };
+  }
+
   /** JSON of a 2xx answer; undefined on 404; throws otherwise. */
   async json<T>(method: string, path: string, body?: unknown, contentType?: string) {
     const res = await this.request(method, path, body, contentType);

@@ -5,6 +5,10 @@
 //   main.js revert RECORD    revert whatever of the record's ops is left, delete the record
 //   main.js watchdog RECORD  Kubernetes-level faults: at expiresAt (or on SIGTERM while the
 //                            record is still there) apply its restoring patches, delete it
+//   main.js standby POD      a helper started ahead of any fault: waits (up to
+//                            STANDBY_IDLE_SECONDS) for a record labelled with its pod's name
+//                            (gantry.dev/chaos-standby), then is its `node` helper (node
+//                            ops) or its `watchdog` (Kubernetes patches only)
 //   main.js proxy JSON       the delay/HTTP proxy (proxy.ts), started by ops inside a netns
 //   main.js check OPS-JSON   only the ops' checks (preflight), printed as JSON
 //
@@ -27,10 +31,12 @@ const NS = process.env.CHAOS_NAMESPACE ?? 'gantry-chaos';
 
 let stopping = false;
 let wake: () => void = () => undefined;
+let cancelWatch: () => void = () => undefined;
 const onSignal = (sig: string) => {
   if (!stopping) log(`${sig}: ending`);
   stopping = true;
   wake();
+  cancelWatch();
 };
 
 async function readRecord(api: Api, id: string): Promise<UndoRecord | undefined> {
@@ -171,6 +177,35 @@ async function nodeMode(api: Api, id: string): Promise<number> {
   return 0;
 }
 
+/** The label a claimed record carries (helper/resources.ts STANDBY_LABEL). */
+const STANDBY_LABEL = 'gantry.dev/chaos-standby';
+
+async function standbyMode(api: Api, pod: string): Promise<number> {
+  const idle = Number(process.env.STANDBY_IDLE_SECONDS ?? 600) * 1000;
+  const deadline = Date.now() + idle;
+  log(`standby ${pod}: waiting up to ${idle / 1000} s for a fault`);
+  while (!stopping && Date.now() < deadline) {
+    const w = api.watchFirst(
+      `/api/v1/namespaces/${NS}/configmaps`,
+      `${STANDBY_LABEL}=${pod}`,
+      Math.min(60, (deadline - Date.now()) / 1000),
+    );
+    cancelWatch = w.cancel;
+    const id = await w.name;
+    cancelWatch = () => undefined;
+    if (id) {
+      // A node fault's record lists node ops; a Kubernetes-level one only its patches.
+      const rec = await readRecord(api, id);
+      const mode = rec?.node ? 'node' : 'watchdog';
+      log(`agent ${mode} ${id}: started (the standby ${pod} claimed)`);
+      return mode === 'node' ? nodeMode(api, id) : watchdogMode(api, id);
+    }
+    if (!stopping) await new Promise((r) => setTimeout(r, 200));
+  }
+  log(`standby ${pod}: not claimed; exiting`);
+  return 0;
+}
+
 async function revertMode(api: Api, id: string): Promise<number> {
   const rec = await readRecord(api, id);
   if (!rec) {
@@ -265,10 +300,14 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   if (mode === 'check') return checkMode(arg ?? '[]');
-  if (!arg) throw new Error(`usage: main.js node|revert|watchdog RECORD`);
+  if (!arg) throw new Error(`usage: main.js node|revert|watchdog RECORD | standby POD`);
+  // The first line: when the helper's program runs (bench/chaos splits the time to a
+  // fault in effect by it: pod start, agent start, ops applied).
+  log(`agent ${mode} ${arg}: started (${Math.round(process.uptime() * 1000)} ms after exec)`);
   const api = new Api();
   if (mode === 'node') return nodeMode(api, arg);
   if (mode === 'revert') return revertMode(api, arg);
+  if (mode === 'standby') return standbyMode(api, arg);
   if (mode === 'watchdog') return watchdogMode(api, arg);
   throw new Error(`unknown mode ${mode}`);
 }

@@ -5,8 +5,9 @@
 //   http-error  answered with --status (default 500) by the proxy
 //   http-delay  forwarded --latency late
 //   http-abort  the connection reset (TCP RST), no answer
-// Other requests are forwarded as they are. Only new connections go through the
-// proxy: connections open before the fault keep going straight to the service.
+// Other requests are forwarded as they are. Connections open before the fault (a
+// gateway's kept-alive pool) are reset once when it starts (their conntrack entries
+// deleted: agent/ops/http.ts), so their next request comes back through the proxy.
 import type { FaultDefinition, FaultParam, FaultParams, ResolvedTarget } from '../fault.js';
 import type { ProxyConfig } from '../agent/proxy.js';
 import { injectNodeFault } from '../helper/inject.js';

@@ -12,13 +12,15 @@
 //   service-down   scale-to-zero (Deployment replicas -> 0 -> back) or no-endpoints (the
 //                  Service's selector gains a label no pod has -> the label removed)
 //   node-cordon    spec.unschedulable -> true -> back
-//   node-drain     cordon, then delete the service's pods on the node (every pod but
-//                  DaemonSets', mirror pods and gantry's own with all-pods); uncordon on revert
+//   node-drain     cordon, then evict the service's pods on the node (every pod but
+//                  DaemonSets', mirror pods and gantry's own with all-pods) through the
+//                  Eviction API, so PodDisruptionBudgets hold it back (429: retried up to
+//                  --eviction-timeout, then the drain fails, naming the budget); uncordon on revert
 //   node-taint     a gantry.dev/chaos taint (NoExecute or NoSchedule) -> removed
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Deployment, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Kube } from '../../kube/client.js';
-import type { KubeObject } from '../../render/index.js';
 import { KubeApiError } from '../../kube/client.js';
 import type {
   ActiveFault,
@@ -36,50 +38,10 @@ import { CHAOS_NAMESPACE } from '../undo.js';
 export const CHAOS_KEY = 'gantry.dev/chaos';
 
 // ---------------------------------------------------------------------------------------
-// Patches. The Kube client speaks get/replace; a patch is applied to what was read and
-// written back with its resourceVersion (a conflict re-reads, a bounded number of times).
+// Patches: a merge or strategic merge patch sent as it is (Kube.patch), with the object's
+// uid as a precondition when the undo entry has one, so a replaced object is never touched.
 
 type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** RFC 7386 JSON merge patch: null removes a field, objects merge, anything else replaces. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObj(patch)) return patch;
-  const out: Json = isObj(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
-
-/**
- * The part of a strategic merge patch these faults use: as a merge patch, except that a
- * list of named objects (containers) merges item by item on `name`.
- */
-export function strategicPatch(target: unknown, patch: unknown): unknown {
-  if (
-    Array.isArray(patch) &&
-    Array.isArray(target) &&
-    patch.every((p) => isObj(p) && 'name' in p)
-  ) {
-    const out: unknown[] = (target as unknown[]).map((t): unknown => {
-      const p = (patch as Json[]).find((x) => isObj(t) && x.name === t.name);
-      return p ? strategicPatch(t, p) : t;
-    });
-    for (const p of patch as Json[]) {
-      if (!target.some((t) => isObj(t) && t.name === p.name)) out.push(p);
-    }
-    return out;
-  }
-  if (!isObj(patch)) return patch;
-  const out: Json = isObj(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = strategicPatch(out[k], v);
-  }
-  return out;
-}
 
 export type PatchOutcome = 'patched' | 'gone' | 'replaced';
 
@@ -97,19 +59,23 @@ export async function patchObject(
     kind: u.kind,
     metadata: { name: u.name, ...(u.namespace ? { namespace: u.namespace } : {}) },
   };
-  for (let attempt = 1; ; attempt++) {
-    const obj = await kube.get<Json & { metadata: { uid?: string } }>(ref);
-    if (!obj) return 'gone';
-    if (u.uid && obj.metadata.uid !== u.uid) return 'replaced';
-    const next = (u.patchType === 'strategic' ? strategicPatch : mergePatch)(obj, patch) as Json;
-    try {
-      await kube.replace(next as unknown as KubeObject);
-      return 'patched';
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 409 && attempt < 8) continue;
-      if (err instanceof KubeApiError && err.status === 404) return 'gone';
-      throw err;
-    }
+  try {
+    const r = await kube.patch(ref, patch, {
+      type: u.patchType,
+      ...(u.uid ? { uid: u.uid } : {}),
+    });
+    return r ? 'patched' : 'gone';
+  } catch (err) {
+    // The uid in the patch is immutable: another object of that name is refused (422, or
+    // 409 from servers that check it as a precondition), and left as it is.
+    if (
+      u.uid &&
+      err instanceof KubeApiError &&
+      (err.status === 409 || err.status === 422) &&
+      /\buid\b/i.test(err.message)
+    )
+      return 'replaced';
+    throw err;
   }
 }
 
@@ -268,6 +234,65 @@ function simpleActive(kind: string, description: string, target: ResolvedTarget)
 
 const podList = (t: ResolvedTarget) => t.pods.map((p) => p.name).join(', ');
 
+/** One object a fault patches: its undo entry (restoring patch, uid) and the fault's patch. */
+interface ObjectPatch {
+  u: K8sUndo;
+  patch: Json;
+}
+
+const describeUndo = (u: K8sUndo) => `${u.kind} ${u.namespace ? `${u.namespace}/` : ''}${u.name}`;
+
+/** The undo entry of `obj`: the patch that restores it, and its uid. */
+function undoOf(
+  obj: { metadata?: { name?: string; namespace?: string; uid?: string } },
+  apiVersion: string,
+  kind: string,
+  restore: Json,
+  patchType: K8sUndo['patchType'] = 'merge',
+): K8sUndo {
+  return {
+    apiVersion,
+    kind,
+    ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}),
+    name: obj.metadata!.name!,
+    patchType,
+    restore,
+    ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}),
+  };
+}
+
+/**
+ * The shape every patching fault shares: the undo entries go to the injector (record and
+ * watchdog before anything changes), then each object gets its patch; one gone or
+ * replaced meanwhile fails the fault (the injector restores what was patched). `then`
+ * runs after the patches (node-drain's evictions).
+ */
+async function injectPatches(
+  ctx: FaultContext,
+  kind: string,
+  target: ResolvedTarget,
+  durationMs: number,
+  description: string,
+  patches: ObjectPatch[],
+  then?: () => Promise<void>,
+): Promise<ActiveFault> {
+  return (await inject())(
+    ctx,
+    kind,
+    target,
+    patches.map((p) => p.u),
+    async () => {
+      for (const { u, patch } of patches) {
+        const r = await patchObject(ctx.kube, u, patch);
+        if (r !== 'patched') throw new Error(`${describeUndo(u)} is ${r}`);
+      }
+      await then?.();
+    },
+    durationMs,
+    description,
+  );
+}
+
 // ---------------------------------------------------------------------------------------
 // The faults.
 
@@ -314,7 +339,9 @@ const podFailure: FaultDefinition = {
         );
       }
       if (params.image === undefined && !(await pauseImageOn(ctx.kube, p.node))) {
-        out.push(`node ${p.node} reports no pause image; pass --image`);
+        out.push(
+          `node ${p.node} reports no pause image (the kubelet lists only its 50 largest images unless nodeStatusMaxImages says otherwise); pass --image`,
+        );
       }
     }
     return out;
@@ -326,8 +353,7 @@ const podFailure: FaultDefinition = {
         `${typeof params.image === 'string' ? params.image : "the node's pause image"}; restore its image`,
     ),
   inject: async (ctx, params, target, durationMs) => {
-    const undo: K8sUndo[] = [];
-    const patches: { u: K8sUndo; patch: Json }[] = [];
+    const patches: ObjectPatch[] = [];
     for (const p of target.pods) {
       const pod = await ctx.kube.get<V1Pod>(podRef(target.namespace, p.name));
       const c = pod?.spec?.containers.find((x) => x.name === p.container);
@@ -335,32 +361,28 @@ const podFailure: FaultDefinition = {
         throw new Error(`pod ${p.name} or its container ${p.container} is gone`);
       const image =
         typeof params.image === 'string' ? params.image : await pauseImageOn(ctx.kube, p.node);
-      if (!image) throw new Error(`node ${p.node} reports no pause image; pass --image`);
-      const u: K8sUndo = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: target.namespace,
-        name: p.name,
-        patchType: 'strategic',
-        restore: { spec: { containers: [{ name: p.container, image: c.image }] } },
-        uid: p.uid,
-      };
-      undo.push(u);
-      patches.push({ u, patch: { spec: { containers: [{ name: p.container, image }] } } });
+      if (!image)
+        throw new Error(
+          `node ${p.node} reports no pause image (the kubelet lists only its 50 largest images unless nodeStatusMaxImages says otherwise); pass --image`,
+        );
+      patches.push({
+        u: undoOf(
+          { metadata: { name: p.name, namespace: target.namespace, uid: p.uid } },
+          'v1',
+          'Pod',
+          { spec: { containers: [{ name: p.container, image: c.image }] } },
+          'strategic',
+        ),
+        patch: { spec: { containers: [{ name: p.container, image }] } },
+      });
     }
-    return (await inject())(
+    return injectPatches(
       ctx,
       'pod-failure',
       target,
-      undo,
-      async () => {
-        for (const { u, patch } of patches) {
-          const r = await patchObject(ctx.kube, u, patch);
-          if (r !== 'patched') throw new Error(`pod ${u.name} is ${r}`);
-        }
-      },
       durationMs,
       `paused container ${target.pods[0]?.container ?? ''} of ${podList(target)}`,
+      patches,
     );
   },
 };
@@ -428,28 +450,18 @@ const serviceDown: FaultDefinition = {
         metadata: { name: service, namespace },
       });
       if (!s) throw new Error(`Service ${namespace}/${service} does not exist`);
-      const u: K8sUndo = {
-        apiVersion: 'v1',
-        kind: 'Service',
-        namespace,
-        name: service,
-        patchType: 'merge',
-        restore: { spec: { selector: { [CHAOS_KEY]: null } } },
-        ...(s.metadata?.uid ? { uid: s.metadata.uid } : {}),
-      };
-      return (await inject())(
+      return injectPatches(
         ctx,
         'service-down',
         target,
-        [u],
-        async () => {
-          const r = await patchObject(ctx.kube, u, {
-            spec: { selector: { [CHAOS_KEY]: 'no-endpoints' } },
-          });
-          if (r !== 'patched') throw new Error(`Service ${namespace}/${service} is ${r}`);
-        },
         durationMs,
         `Service ${namespace}/${service} selects no pod`,
+        [
+          {
+            u: undoOf(s, 'v1', 'Service', { spec: { selector: { [CHAOS_KEY]: null } } }),
+            patch: { spec: { selector: { [CHAOS_KEY]: 'no-endpoints' } } },
+          },
+        ],
       );
     }
     const d = await ctx.kube.get<V1Deployment>({
@@ -459,38 +471,28 @@ const serviceDown: FaultDefinition = {
     });
     if (!d) throw new Error(`Deployment ${namespace}/${service} does not exist`);
     const replicas = d.spec?.replicas ?? 1;
-    const u: K8sUndo = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace,
-      name: service,
-      patchType: 'merge',
-      restore: { spec: { replicas } },
-      ...(d.metadata?.uid ? { uid: d.metadata.uid } : {}),
-    };
-    return (await inject())(
+    return injectPatches(
       ctx,
       'service-down',
       target,
-      [u],
-      async () => {
-        const r = await patchObject(ctx.kube, u, { spec: { replicas: 0 } });
-        if (r !== 'patched') throw new Error(`Deployment ${namespace}/${service} is ${r}`);
-      },
       durationMs,
       `Deployment ${namespace}/${service} scaled from ${replicas} to 0`,
+      [
+        {
+          u: undoOf(d, 'apps/v1', 'Deployment', { spec: { replicas } }),
+          patch: { spec: { replicas: 0 } },
+        },
+      ],
     );
   },
 };
 
-function cordonUndo(node: V1Node): K8sUndo {
+function cordon(node: V1Node): ObjectPatch {
   return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    name: node.metadata!.name!,
-    patchType: 'merge',
-    restore: { spec: { unschedulable: node.spec?.unschedulable ? true : null } },
-    ...(node.metadata?.uid ? { uid: node.metadata.uid } : {}),
+    u: undoOf(node, 'v1', 'Node', {
+      spec: { unschedulable: node.spec?.unschedulable ? true : null },
+    }),
+    patch: { spec: { unschedulable: true } },
   };
 }
 
@@ -519,22 +521,18 @@ const nodeCordon: FaultDefinition = {
   ],
   inject: async (ctx, _params, target, durationMs) => {
     const n = await readNode(ctx, needNode(target));
-    const u = cordonUndo(n);
-    return (await inject())(
+    return injectPatches(
       ctx,
       'node-cordon',
       target,
-      [u],
-      async () => {
-        await patchObject(ctx.kube, u, { spec: { unschedulable: true } });
-      },
       durationMs,
-      `node ${u.name} cordoned`,
+      `node ${n.metadata!.name!} cordoned`,
+      [cordon(n)],
     );
   },
 };
 
-/** The pods node-drain deletes on `node`: the service's, or every pod but DaemonSets', mirror pods and gantry's own. */
+/** The pods node-drain evicts on `node`: the service's, or every pod but DaemonSets', mirror pods and gantry's own. */
 async function drainVictims(
   ctx: FaultContext,
   params: FaultParams,
@@ -566,6 +564,53 @@ async function drainVictims(
     }));
 }
 
+/** How long node-drain retries evictions a PodDisruptionBudget refuses, by default. */
+export const EVICTION_TIMEOUT_MS = 30_000;
+/** Pause between rounds of refused evictions (kubectl drain waits 5 s). */
+const EVICTION_RETRY_MS = 1000;
+
+/**
+ * Evicts the pods through the Eviction API, as kubectl drain does. An eviction a
+ * PodDisruptionBudget refuses (429) is retried every second for up to `timeoutMs`; still
+ * refused then, the drain fails with the budget's own words (the injector uncordons the
+ * node; pods evicted so far are replaced by their controllers).
+ */
+export async function evictAll(
+  ctx: Pick<FaultContext, 'kube' | 'emit'>,
+  pods: { namespace: string; name: string; uid: string }[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = pods;
+  let evicted = 0;
+  for (let round = 1; ; round++) {
+    const refused: { pod: string; why: string }[] = [];
+    for (const p of pending) {
+      try {
+        if ((await ctx.kube.evict(p.namespace, p.name, { uid: p.uid })) === 'evicted') evicted++;
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 429)) throw err;
+        refused.push({ pod: `${p.namespace}/${p.name}`, why: err.message });
+      }
+    }
+    if (refused.length === 0) return;
+    pending = pending.filter((p) => refused.some((r) => r.pod === `${p.namespace}/${p.name}`));
+    if (Date.now() + EVICTION_RETRY_MS > deadline) {
+      throw new Error(
+        `node-drain: a PodDisruptionBudget refuses the eviction of ${refused.map((r) => r.pod).join(', ')} ` +
+          `(HTTP 429, still after ${Math.round(timeoutMs / 1000)} s: ${refused[0]!.why}); ` +
+          `${evicted} pod(s) evicted before; the node is uncordoned. Loosen the budget, or raise ` +
+          '--eviction-timeout to wait for it',
+      );
+    }
+    if (round === 1)
+      ctx.emit(
+        `node-drain: ${refused.length} eviction(s) refused by a PodDisruptionBudget, retrying for up to ${Math.round(timeoutMs / 1000)} s`,
+      );
+    await sleep(EVICTION_RETRY_MS);
+  }
+}
+
 const singleNodeParam = {
   name: 'allow-single-node',
   type: 'boolean' as const,
@@ -578,14 +623,22 @@ const nodeDrain: FaultDefinition = {
   kind: 'node-drain',
   family: 'node',
   summary:
-    "cordon the node and delete the service's pods on it (all-pods: every pod but DaemonSets'); uncordon at the end",
+    "cordon the node and evict the service's pods on it (all-pods: every pod but DaemonSets'), PodDisruptionBudgets respected; uncordon at the end",
   params: [
     {
       name: 'all-pods',
       type: 'boolean',
       description:
-        "delete every pod on the node (not DaemonSets', mirror pods or gantry's own), not only the service's",
+        "evict every pod on the node (not DaemonSets', mirror pods or gantry's own), not only the service's",
       default: false,
+    },
+    {
+      name: 'eviction-timeout',
+      type: 'duration',
+      default: EVICTION_TIMEOUT_MS,
+      min: 0,
+      description:
+        'how long evictions a PodDisruptionBudget refuses are retried before the drain fails',
     },
     singleNodeParam,
   ],
@@ -601,34 +654,23 @@ const nodeDrain: FaultDefinition = {
   plan: (params, target) => [
     `cordon node ${target.node ?? '?'}`,
     params['all-pods'] === true
-      ? `delete every pod on ${target.node ?? '?'} but DaemonSets', mirror pods and ${CHAOS_NAMESPACE}'s`
-      : `delete ${target.pods.length} pods of ${target.namespace}/${target.service} on it: ${podList(target) || '-'}`,
-    'uncordon at the end (the deleted pods are replaced by their controllers, not restored)',
+      ? `evict every pod on ${target.node ?? '?'} but DaemonSets', mirror pods and ${CHAOS_NAMESPACE}'s`
+      : `evict ${target.pods.length} pods of ${target.namespace}/${target.service} on it: ${podList(target) || '-'}`,
+    'PodDisruptionBudgets respected: a refused eviction is retried up to --eviction-timeout, then the drain fails',
+    'uncordon at the end (the evicted pods are replaced by their controllers, not restored)',
   ],
   inject: async (ctx, params, target, durationMs) => {
     const n = await readNode(ctx, needNode(target));
-    const u = cordonUndo(n);
-    return (await inject())(
+    const timeoutMs = Number(params['eviction-timeout'] ?? EVICTION_TIMEOUT_MS);
+    return injectPatches(
       ctx,
       'node-drain',
       target,
-      [u],
-      async () => {
-        await patchObject(ctx.kube, u, { spec: { unschedulable: true } });
-        // The pods are deleted (their grace period honoured), not evicted: the client has
-        // no eviction subresource, so a PodDisruptionBudget does not hold the drain back.
-        for (const p of await drainVictims(ctx, params, target)) {
-          await ctx.kube
-            .delete(podRef(p.namespace, p.name), { uid: p.uid })
-            .catch((err: unknown) => {
-              // A pod deleted meanwhile (409: another uid, 404: gone) is drained already.
-              if (!(err instanceof KubeApiError && (err.status === 409 || err.status === 404)))
-                throw err;
-            });
-        }
-      },
       durationMs,
-      `node ${u.name} drained`,
+      `node ${n.metadata!.name!} drained`,
+      [cordon(n)],
+      // Evicted, as kubectl drain does: a PodDisruptionBudget holds the drain back.
+      async () => evictAll(ctx, await drainVictims(ctx, params, target), timeoutMs),
     );
   },
 };
@@ -674,24 +716,18 @@ const nodeTaint: FaultDefinition = {
           .replace(/^-+|-+$/g, '') || 'x',
       effect: String(params.effect ?? 'NoExecute'),
     };
-    const u: K8sUndo = {
-      apiVersion: 'v1',
-      kind: 'Node',
-      name: n.metadata!.name!,
-      patchType: 'merge',
-      restore: { spec: { taints: before.length ? before : null } },
-      ...(n.metadata?.uid ? { uid: n.metadata.uid } : {}),
-    };
-    return (await inject())(
+    return injectPatches(
       ctx,
       'node-taint',
       target,
-      [u],
-      async () => {
-        await patchObject(ctx.kube, u, { spec: { taints: [...before, taint] } });
-      },
       durationMs,
-      `node ${u.name} tainted ${taint.key}=${taint.value}:${taint.effect}`,
+      `node ${n.metadata!.name!} tainted ${taint.key}=${taint.value}:${taint.effect}`,
+      [
+        {
+          u: undoOf(n, 'v1', 'Node', { spec: { taints: before.length ? before : null } }),
+          patch: { spec: { taints: [...before, taint] } },
+        },
+      ],
     );
   },
 };

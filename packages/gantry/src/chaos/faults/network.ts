@@ -414,8 +414,21 @@ export function proxyArgs(
             ],
           ],
         };
+  // Connections already open on the redirected port are reset once the redirect is in
+  // place (agent/ops/http.ts), so they come back through the proxy.
+  const flush =
+    direction === 'inbound'
+      ? ['-p', 'tcp', '--orig-port-dst', String(port)]
+      : [
+          '-p',
+          'tcp',
+          '--orig-port-dst',
+          String(peer!.port),
+          ...(/\/(?!32$)/.test(peer!.cidr) ? [] : ['--orig-dst', peer!.cidr.replace(/\/32$/, '')]),
+        ];
   return {
     token: t,
+    flush,
     proxy: {
       ...cfg,
       listen,

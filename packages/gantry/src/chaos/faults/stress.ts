@@ -3,7 +3,10 @@
 //   cpu-hog     stress-ng CPU workers: --load percent of the container's CPU limit, or
 //               of --cores when given (needed without a limit)
 //   memory-hog  stress-ng holds --bytes, or --percent-of-limit of the memory limit, in
-//               the container's memcg; --oom goes past the limit so the OOM killer acts
+//               the container's memcg. Up to the limit the app is never the victim (the
+//               hog at oom_score_adj 1000 makes way: agent/ops/stress.ts); --oom goes past
+//               the limit so the OOM killer kills the container (refused, with the reason,
+//               on a node where the kernel would choose the hog)
 //   io-stress   fio writing (or reading) files in a directory of the container's
 //               filesystem (its writable layer by default), removed at the end
 //   disk-fill   a file filling a volume (emptyDir, tmpfs) or the writable layer to
@@ -115,7 +118,8 @@ const memoryHog: FaultDefinition = {
       type: 'boolean',
       default: false,
       description:
-        'go past the limit so the OOM killer acts (the container is OOMKilled and restarted)',
+        'go past the limit so the OOM killer kills the container (OOMKilled and restarted); ' +
+        'without it the hog makes way for the app should the app reach the limit',
     },
   ],
   preflight: (ctx, params, target) => {

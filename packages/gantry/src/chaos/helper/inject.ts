@@ -38,6 +38,12 @@
 //   deletes the record and stops the watchdog.
 // - The helper image: ctx.helperImage, else built and pushed to GANTRY_REGISTRY once per
 //   process (helper/image.ts). recover(), abort(), listActive() are in ../recover.ts.
+// - With GANTRY_CHAOS_STANDBY=1 a fault first claims a standby helper already running on
+//   its node (claimStandby: the pod relabelled as this record's helper, its deadline
+//   lowered to the fault's; the record carries the standby's name and its agent, watching
+//   for that, runs the fault) and leaves a new standby for the next fault: no pod start
+//   before the fault is in effect. Unclaimed standbys exit after 10 minutes; recover()
+//   removes finished ones, abort() every one.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from '../../kube/client.js';
@@ -45,6 +51,7 @@ import type { FaultContext, InjectK8sFault, InjectNodeFault, ResolvedTarget } fr
 import { recordFromConfigMap } from '../agent/record.js';
 import type { RecordConfigMap } from '../agent/record.js';
 import {
+  EXPERIMENT_LABEL,
   deleteRecord,
   newRecordId,
   readRecord,
@@ -56,10 +63,14 @@ import type { K8sUndo, NodeUndo, UndoRecord } from '../undo.js';
 import { ensureHelperImage } from './image.js';
 import {
   ensureChaosNamespace,
+  HELPER_LABEL,
+  RECORD_LABEL,
+  STANDBY_LABEL,
   ensurePodReader,
   grantRestore,
   helperPod,
   helperPodName,
+  releasePodReader,
   revokeRestore,
 } from './resources.js';
 import type { HelperMode } from './resources.js';
@@ -102,6 +113,65 @@ async function logTail(kube: Kube, name: string): Promise<string> {
   return text.trim();
 }
 
+/**
+ * Wakes a wait loop as soon as the named objects of the chaos namespace change (watches
+ * with a name field selector), so it does not sleep through the moment it waits for; a
+ * poll every `fallbackMs` stays as the floor when a watch cannot start or ends.
+ */
+function changes(kube: Kube, names: { configmap?: string; pod?: string }) {
+  let dirty = false;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    dirty = true;
+    wake?.();
+  };
+  const stops = (
+    [
+      ['configmaps', names.configmap],
+      ['pods', names.pod],
+    ] as const
+  )
+    .filter((x): x is readonly ['configmaps' | 'pods', string] => x[1] !== undefined)
+    .map(([res, name]) =>
+      kube
+        .watch(
+          `/api/v1/namespaces/${CHAOS_NAMESPACE}/${res}`,
+          { fieldSelector: `metadata.name=${name}` },
+          poke,
+        )
+        .catch(() => () => undefined),
+    );
+  return {
+    /** Resolves at the next change (or at once if one came since the last call), or after fallbackMs. */
+    next(fallbackMs: number): Promise<void> {
+      if (dirty) {
+        dirty = false;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          dirty = false;
+          resolve();
+        };
+        const timer = setTimeout(done, fallbackMs);
+        wake = done;
+      });
+    },
+    stop() {
+      for (const s of stops) void s.then((f) => f());
+    },
+  };
+}
+
+/** Like Promise.all, but every promise has settled when it rejects (nothing still in flight). */
+async function settled(ps: readonly (Promise<unknown> | undefined)[]): Promise<void> {
+  const rs = await Promise.allSettled(ps.map((p) => p ?? Promise.resolve()));
+  const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
+}
+
 /** Waits until the helper pod finished or is gone; bounded. */
 export async function waitHelperDone(
   kube: Kube,
@@ -120,11 +190,16 @@ export async function waitHelperDone(
 /** Waits until the record is gone; true when it is. */
 export async function waitRecordGone(kube: Kube, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await readRecord(kube, id).catch(() => ({}) as UndoRecord);
-    if (!r) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(150);
+  const w = changes(kube, { configmap: id });
+  try {
+    for (;;) {
+      const r = await readRecord(kube, id).catch(() => ({}) as UndoRecord);
+      if (!r) return true;
+      if (Date.now() > deadline) return false;
+      await w.next(150);
+    }
+  } finally {
+    w.stop();
   }
 }
 
@@ -196,8 +271,104 @@ interface Started {
   pod: string;
 }
 
+/**
+ * Standby helpers (GANTRY_CHAOS_STANDBY=1): a node fault takes a helper already running
+ * on its node instead of starting a pod (the pod start is most of the time to a fault in
+ * effect), and leaves a new standby for the next one. Off by default until the chaos suite
+ * has run with it.
+ */
+export const standbyEnabled = () => process.env.GANTRY_CHAOS_STANDBY === '1';
+
+const standbyLabel = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63);
+
+/**
+ * Claims a running standby helper of this image on `node` for record `id`: its labels
+ * become a node helper's (record, experiment) and its deadline the fault's, in one patch
+ * with its resourceVersion (two claims of one standby: the second gets a 409 and tries the
+ * next). The pod's name, or undefined when there is none to take.
+ */
+async function claimStandby(
+  kube: Kube,
+  node: string,
+  image: string,
+  id: string,
+  experiment: string,
+  durationMs: number,
+  mode: 'node' | 'watchdog' = 'node',
+): Promise<string | undefined> {
+  const pods = await kube
+    .list<V1Pod>('v1', 'Pod', CHAOS_NAMESPACE, {
+      labelSelector: `${HELPER_LABEL}=standby`,
+      fieldSelector: `spec.nodeName=${node}`,
+    })
+    .catch(() => [] as V1Pod[]);
+  for (const p of pods) {
+    const name = p.metadata?.name;
+    if (
+      !name ||
+      p.metadata?.deletionTimestamp ||
+      !p.status?.containerStatuses?.[0]?.state?.running ||
+      p.spec?.containers[0]?.image !== image
+    )
+      continue;
+    // (JSON strings at run time, whatever the client library's types say.)
+    const since = Date.parse(String(p.status.startTime ?? p.metadata?.creationTimestamp)) || 0;
+    const age = Math.max(0, (Date.now() - since) / 1000);
+    try {
+      await kube.patch(podRef(name), {
+        metadata: {
+          resourceVersion: p.metadata!.resourceVersion,
+          labels: {
+            [HELPER_LABEL]: mode,
+            [RECORD_LABEL]: id,
+            [EXPERIMENT_LABEL]: standbyLabel(experiment),
+          },
+        },
+        spec: { activeDeadlineSeconds: Math.ceil(age + durationMs / 1000) + 120 },
+      });
+      return name;
+    } catch {
+      // taken meanwhile, or gone: the next one
+    }
+  }
+  return undefined;
+}
+
+/** Starts a standby helper on `node` unless one is there (best effort, not awaited by faults). */
+export async function ensureStandby(kube: Kube, node: string, image: string): Promise<void> {
+  const pods = await kube.list<V1Pod>('v1', 'Pod', CHAOS_NAMESPACE, {
+    labelSelector: `${HELPER_LABEL}=standby`,
+    fieldSelector: `spec.nodeName=${node}`,
+  });
+  if (pods.some((p) => !p.metadata?.deletionTimestamp && !finished(p))) return;
+  await kube.create(
+    helperPod({
+      id: newRecordId('sb').slice(3),
+      mode: 'standby',
+      image,
+      experiment: 'standby',
+      node,
+      durationMs: 0,
+    }),
+  );
+}
+
 /** Waits until the agent reports 'injected'; throws with the reason otherwise. */
 async function waitInjected(kube: Kube, s: Started, signal?: AbortSignal): Promise<UndoRecord> {
+  const w = changes(kube, { configmap: s.rec.id, pod: s.pod });
+  try {
+    return await waitInjectedLoop(kube, s, () => w.next(100), signal);
+  } finally {
+    w.stop();
+  }
+}
+
+async function waitInjectedLoop(
+  kube: Kube,
+  s: Started,
+  next: () => Promise<void>,
+  signal?: AbortSignal,
+): Promise<UndoRecord> {
   const deadline = Date.now() + INJECT_TIMEOUT_MS;
   const node = s.rec.node?.name ?? '';
   for (;;) {
@@ -240,7 +411,7 @@ async function waitInjected(kube: Kube, s: Started, signal?: AbortSignal): Promi
         `${s.rec.kind} on node ${node}: ${why} (${podTrouble(pod)})\n${await logTail(kube, s.pod)}`,
       );
     }
-    await sleep(100);
+    await next();
   }
 }
 
@@ -265,7 +436,14 @@ export const injectNodeFault: InjectNodeFault = async (
   if (ops.length === 0) throw new Error(`${kind}: nothing to inject (no ops)`);
   const image = await helperImageFor(ctx);
   await ensureChaosNamespace(kube);
-  if (ops.some((o) => o.container)) await ensurePodReader(kube, target.namespace);
+  // The agent reads the pods' container ids: read access in the target namespace, given
+  // once this fault's record is written (what keeps another fault's end from removing
+  // it) and removed when the last fault needing it there ended.
+  const needsReader = ops.some((o) => o.container);
+  let reader: Promise<void> | undefined;
+  const release = async () => {
+    if (needsReader) await releasePodReader(kube, target.namespace).catch(() => false);
+  };
   const started: Started[] = [];
   const t0 = Date.now();
   const startOne = async (node: string, nodeOps: NodeUndo[]) => {
@@ -282,21 +460,43 @@ export const injectNodeFault: InjectNodeFault = async (
       k8s: [],
       node: { name: node, ops: nodeOps },
     };
-    await writeRecord(kube, rec);
-    const pod = helperPodName(rec.id, 'node');
+    // A standby already running on the node takes the record (its claim changes nothing
+    // on the node); else a helper pod of its own is started.
+    const standby = standbyEnabled()
+      ? await claimStandby(kube, node, image, rec.id, ctx.experiment, durationMs)
+      : undefined;
+    const pod = standby ?? helperPodName(rec.id, 'node');
     try {
-      await kube.create(
-        helperPod({
-          id: rec.id,
-          mode: 'node',
-          image,
-          experiment: ctx.experiment,
-          node,
-          durationMs,
-        }),
-      );
+      await writeRecord(kube, rec, standby ? { [STANDBY_LABEL]: standby } : {});
     } catch (err) {
-      await deleteRecord(kube, rec.id).catch(() => false); // nothing was changed
+      if (standby) await kube.delete(podRef(standby)).catch(() => false);
+      throw err;
+    }
+    if (standbyEnabled())
+      void ensureStandby(kube, node, image).catch((err: unknown) =>
+        ctx.emit(`no standby helper started on ${node}: ${String(err)}`),
+      );
+    try {
+      // The reader is needed once the agent runs (a second later): granted meanwhile.
+      await settled([
+        needsReader ? (reader ??= ensurePodReader(kube, target.namespace)) : undefined,
+        standby
+          ? undefined
+          : kube.create(
+              helperPod({
+                id: rec.id,
+                mode: 'node',
+                image,
+                experiment: ctx.experiment,
+                node,
+                durationMs,
+              }),
+            ),
+      ]);
+    } catch (err) {
+      // Nothing was changed: the record goes, and a helper created meanwhile with it.
+      await kube.delete(podRef(pod)).catch(() => false);
+      await deleteRecord(kube, rec.id).catch(() => false);
       throw err;
     }
     const s = { rec, pod };
@@ -310,15 +510,14 @@ export const injectNodeFault: InjectNodeFault = async (
     injected = await Promise.all(ss.map((s) => waitInjected(kube, s, ctx.signal)));
   } catch (err) {
     await Promise.all(started.map((s) => endHelper(kube, s, image).catch(() => undefined)));
+    await release();
     throw err;
   }
   ctx.emit(`${kind} in effect after ${Date.now() - t0} ms: ${description}`);
   const expiresAt = new Date(Math.max(...injected.map((r) => Date.parse(r.expiresAt))));
   let reverting: Promise<void> | undefined;
   const revert = () =>
-    (reverting ??= Promise.all(started.map((s) => endHelper(kube, s, image))).then(
-      () => undefined,
-    ));
+    (reverting ??= Promise.all(started.map((s) => endHelper(kube, s, image))).then(release));
   const ended = (async () => {
     // The helpers finish at their expiry (bounded by their deadline); a record a dead
     // helper left is reverted here.
@@ -334,6 +533,7 @@ export const injectNodeFault: InjectNodeFault = async (
       }),
     );
     if (reverting) await reverting;
+    else await release();
   })();
   ended.catch(() => undefined);
   return {
@@ -374,26 +574,46 @@ export const injectK8sFault: InjectK8sFault = async (
     state: 'planned',
     k8s: undo,
   };
-  await writeRecord(kube, rec);
-  const pod = helperPodName(rec.id, 'watchdog');
   const node = target.node ?? target.pods[0]?.node;
+  // A standby helper (GANTRY_CHAOS_STANDBY=1) already running on the node is the watchdog.
+  const standby =
+    standbyEnabled() && node
+      ? await claimStandby(kube, node, image, rec.id, ctx.experiment, durationMs, 'watchdog')
+      : undefined;
+  try {
+    await writeRecord(kube, rec, standby ? { [STANDBY_LABEL]: standby } : {});
+  } catch (err) {
+    if (standby) await kube.delete(podRef(standby)).catch(() => false);
+    throw err;
+  }
+  if (standbyEnabled() && node)
+    void ensureStandby(kube, node, image).catch((err: unknown) =>
+      ctx.emit(`no standby helper started on ${node}: ${String(err)}`),
+    );
+  const pod = standby ?? helperPodName(rec.id, 'watchdog');
   const cleanup = async () => {
     await deleteRecord(kube, rec.id).catch(() => false);
     await kube.delete(podRef(pod)).catch(() => false);
     await revokeRestore(kube, rec).catch(() => undefined);
   };
+  const w = changes(kube, { pod });
   try {
-    await grantRestore(kube, rec);
-    await kube.create(
-      helperPod({
-        id: rec.id,
-        mode: 'watchdog',
-        image,
-        experiment: ctx.experiment,
-        durationMs,
-        ...(node ? { node } : {}),
-      }),
-    );
+    // The watchdog needs its grant only at the expiry: both at once.
+    await settled([
+      grantRestore(kube, rec),
+      standby
+        ? undefined
+        : kube.create(
+            helperPod({
+              id: rec.id,
+              mode: 'watchdog',
+              image,
+              experiment: ctx.experiment,
+              durationMs,
+              ...(node ? { node } : {}),
+            }),
+          ),
+    ]);
     // The watchdog runs before anything changes: a fault it could not end is never made.
     const deadline = Date.now() + INJECT_TIMEOUT_MS;
     for (;;) {
@@ -403,12 +623,14 @@ export const injectK8sFault: InjectK8sFault = async (
         throw new Error(
           `${kind}: the watchdog did not start (${podTrouble(p)})\n${await logTail(kube, pod)}`,
         );
-      await sleep(100);
+      await w.next(100);
     }
   } catch (err) {
+    w.stop();
     await cleanup();
     throw err;
   }
+  w.stop();
   try {
     await apply();
   } catch (err) {

@@ -1,10 +1,11 @@
 // The Kubernetes objects of the chaos helper: the namespace (Pod Security
 // "privileged"), its ServiceAccount, the RBAC it needs (configmaps in the chaos
-// namespace; pods get/list in a target namespace for container ids; get/patch on
-// exactly the kinds a watchdog's record restores) and the helper pods.
+// namespace; pods get/list in a target namespace for container ids, only while a
+// fault there needs it; get/patch on exactly the kinds a watchdog's record restores)
+// and the helper pods.
 import type { Kube } from '../../kube/client.js';
 import { KubeApiError } from '../../kube/client.js';
-import { EXPERIMENT_LABEL } from '../undo-store.js';
+import { EXPERIMENT_LABEL, listRecords } from '../undo-store.js';
 import { CHAOS_NAMESPACE } from '../undo.js';
 import type { UndoRecord } from '../undo.js';
 
@@ -14,10 +15,19 @@ export const SERVICE_ACCOUNT = 'gantry-chaos-helper';
 /** Time the agent has to revert after SIGTERM. */
 export const GRACE_SECONDS = 30;
 
-export type HelperMode = 'node' | 'revert' | 'watchdog';
+export type HelperMode = 'node' | 'revert' | 'watchdog' | 'standby';
+
+/** On a record: the standby helper pod (its name) that takes it (standby mode). */
+export const STANDBY_LABEL = 'gantry.dev/chaos-standby';
+/** How long a standby helper waits for a fault before it exits. */
+export const STANDBY_IDLE_SECONDS = 600;
+/** A standby's first deadline; a claim lowers it to the fault's (a deadline may only go down). */
+const STANDBY_DEADLINE_SECONDS = 6 * 3600;
 
 export const helperPodName = (id: string, mode: HelperMode) =>
-  `gantry-chaos-${mode === 'revert' ? 'r-' : ''}${id}`.slice(0, 63).replace(/-+$/, '');
+  `gantry-chaos-${mode === 'revert' ? 'r-' : mode === 'standby' ? 'sb-' : ''}${id}`
+    .slice(0, 63)
+    .replace(/-+$/, '');
 
 const ready = new WeakMap<Kube, Set<string>>();
 
@@ -52,7 +62,14 @@ export async function ensureChaosNamespace(kube: Kube): Promise<void> {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: SERVICE_ACCOUNT, namespace: CHAOS_NAMESPACE },
-      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch', 'delete'] }],
+      // list/watch: a standby helper watches for the record that claims it.
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          verbs: ['get', 'list', 'watch', 'patch', 'delete'],
+        },
+      ],
     });
     await kube.apply(binding('RoleBinding', SERVICE_ACCOUNT, 'Role', CHAOS_NAMESPACE));
   });
@@ -73,17 +90,90 @@ function binding(
   };
 }
 
-/** Read access to pods in the target namespace (the agent finds container ids there). */
+/** Marks the helper's pod-reader Role and RoleBinding in target namespaces. */
+export const POD_READER_LABEL = 'gantry.dev/chaos-pod-reader';
+
+const readerLabels = { [POD_READER_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'gantry' };
+
+/**
+ * Read access to pods in the target namespace (the agent finds container ids there).
+ * Applied every time, after the fault's undo record is written: the record is what keeps
+ * a concurrent releasePodReader() from removing it (no per-process cache, which another
+ * gantry's release would make stale).
+ */
 export async function ensurePodReader(kube: Kube, namespace: string): Promise<void> {
-  await once(kube, `pods ${namespace}`, async () => {
-    await kube.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: SERVICE_ACCOUNT, namespace },
-      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }],
-    });
-    await kube.apply(binding('RoleBinding', SERVICE_ACCOUNT, 'Role', namespace));
+  await kube.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: SERVICE_ACCOUNT, namespace, labels: readerLabels },
+    rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }],
   });
+  await kube.apply({
+    ...binding('RoleBinding', SERVICE_ACCOUNT, 'Role', namespace),
+    metadata: { name: SERVICE_ACCOUNT, namespace, labels: readerLabels },
+  });
+}
+
+/** Whether an undo record still needs the pod reader in `namespace` (an op on a container). */
+async function readerNeeded(kube: Kube, namespace: string): Promise<boolean> {
+  return (await listRecords(kube)).some(
+    (r) => r.namespace === namespace && !!r.node?.ops.some((o) => o.container),
+  );
+}
+
+/**
+ * Removes the pod reader of `namespace` once no undo record there needs it (the last
+ * fault using it ended). A fault starting meanwhile writes its record before it applies
+ * the reader: the records are read again after the removal, and the reader is put back
+ * when one appeared. True when it was removed. Never in the chaos namespace, whose Role
+ * of the same name is the helper's own.
+ */
+export async function releasePodReader(kube: Kube, namespace: string): Promise<boolean> {
+  if (namespace === CHAOS_NAMESPACE) return false;
+  if (await readerNeeded(kube, namespace)) return false;
+  const del = (kind: string) =>
+    kube
+      .delete({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind,
+        metadata: { name: SERVICE_ACCOUNT, namespace },
+      })
+      .catch((err: unknown) => {
+        if (err instanceof KubeApiError && err.status === 404) return false;
+        throw err;
+      });
+  const binding = await del('RoleBinding');
+  const role = await del('Role');
+  const removed = binding || role;
+  if (await readerNeeded(kube, namespace)) {
+    await ensurePodReader(kube, namespace);
+    return false;
+  }
+  return removed;
+}
+
+/**
+ * Every pod reader (a RoleBinding named like the helper's ServiceAccount in another
+ * namespace, labelled or left by an older gantry) whose namespace has no record needing
+ * it is removed: `gantry chaos recover` runs this. The namespaces it removed them from.
+ */
+export async function sweepPodReaders(kube: Kube): Promise<string[]> {
+  const found = await Promise.all(
+    ['RoleBinding', 'Role'].map((kind) =>
+      kube.list<{ metadata?: { namespace?: string } }>(
+        'rbac.authorization.k8s.io/v1',
+        kind,
+        undefined,
+        { fieldSelector: `metadata.name=${SERVICE_ACCOUNT}` },
+      ),
+    ),
+  );
+  const namespaces = [...new Set(found.flat().map((b) => b.metadata?.namespace ?? ''))].filter(
+    (ns) => ns && ns !== CHAOS_NAMESPACE,
+  );
+  const out: string[] = [];
+  for (const ns of namespaces) if (await releasePodReader(kube, ns)) out.push(ns);
+  return out;
 }
 
 /** The resource name of a kind (Deployment -> deployments, NetworkPolicy -> networkpolicies). */
@@ -178,9 +268,14 @@ export interface HelperPodOptions {
   durationMs: number;
 }
 
-/** The helper pod: privileged with hostPID on the node for node ops; plain for a watchdog. */
+/**
+ * The helper pod: privileged with hostPID on the node for node ops; plain for a watchdog.
+ * A standby (mode 'standby', `id` a token) is a node helper started ahead of any fault: it
+ * waits for a record labelled with its name and is then that fault's helper.
+ */
 export function helperPod(o: HelperPodOptions) {
   const nodeLevel = o.mode !== 'watchdog';
+  const standby = o.mode === 'standby';
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -189,7 +284,7 @@ export function helperPod(o: HelperPodOptions) {
       namespace: CHAOS_NAMESPACE,
       labels: {
         [HELPER_LABEL]: o.mode,
-        [RECORD_LABEL]: o.id,
+        ...(standby ? {} : { [RECORD_LABEL]: o.id }),
         [EXPERIMENT_LABEL]: o.experiment.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63),
         'app.kubernetes.io/managed-by': 'gantry',
       },
@@ -199,7 +294,9 @@ export function helperPod(o: HelperPodOptions) {
       restartPolicy: 'Never',
       serviceAccountName: SERVICE_ACCOUNT,
       // Start, the fault's duration, and the revert.
-      activeDeadlineSeconds: Math.ceil(o.durationMs / 1000) + 120,
+      activeDeadlineSeconds: standby
+        ? STANDBY_DEADLINE_SECONDS
+        : Math.ceil(o.durationMs / 1000) + 120,
       terminationGracePeriodSeconds: GRACE_SECONDS,
       // Whatever the fault does to the node (a NoExecute taint, a cordon), the helper stays.
       tolerations: [{ operator: 'Exists' }],
@@ -212,10 +309,13 @@ export function helperPod(o: HelperPodOptions) {
           name: 'agent',
           image: o.image,
           imagePullPolicy: 'IfNotPresent',
-          args: [o.mode, o.id],
+          args: [o.mode, standby ? helperPodName(o.id, o.mode) : o.id],
           env: [
             { name: 'CHAOS_NAMESPACE', value: CHAOS_NAMESPACE },
             { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+            ...(standby
+              ? [{ name: 'STANDBY_IDLE_SECONDS', value: String(STANDBY_IDLE_SECONDS) }]
+              : []),
           ],
           resources: { requests: { cpu: '10m', memory: '32Mi' } },
           ...(nodeLevel

@@ -4,9 +4,18 @@
 // redirect by its uid (PROXY_UID, `-m owner ! --uid-owner`). Revert removes the
 // redirect first (traffic goes straight to the service again), then stops the
 // proxy; a proxy a force-deleted helper left is found by its command line.
+//
+// NAT applies to a connection's first packet only, so connections open before the
+// REDIRECT (a gateway's or client's kept-alive pool) would bypass the proxy for as long
+// as they live. Once the redirect is in place their conntrack entries in the pod's
+// namespace are deleted (`conntrack -D` on the redirected port): the next packet of such
+// a connection is picked up as new, meets the REDIRECT, reaches the proxy's port where
+// no socket knows it, and is answered with a reset. The client sees that connection
+// reset once (a gateway answers that request 502) and its next connection goes through
+// the proxy. Without conntrack in the helper image this is logged, not silent.
 import { readFileSync, readdirSync } from 'node:fs';
 import { opContext, stopChild } from '../context.js';
-import type { AgentOp } from '../op.js';
+import type { AgentOp, OpContext } from '../op.js';
 import type { ProxyConfig } from '../proxy.js';
 import type { ChainArgs } from './network.js';
 import {
@@ -25,6 +34,27 @@ export interface ProxyArgs {
   token: string;
   proxy: ProxyConfig;
   redirect: ChainArgs;
+  /**
+   * conntrack filter (e.g. ["-p","tcp","--orig-port-dst","8080"]) of the connections the
+   * redirect catches: their entries are deleted once it is in place, so connections
+   * open before the fault are reset and come back through the proxy.
+   */
+  flush?: string[];
+}
+
+/** Deletes the conntrack entries `filter` matches in the pod's network namespace. */
+async function flushConnections(ctx: OpContext, pid: number, filter: string[]): Promise<void> {
+  const r = await ctx
+    .run('conntrack', ['-D', ...filter], { netnsPid: pid, allowFail: true, timeoutMs: 5000 })
+    .catch((err: unknown) => ({ code: 127, stdout: '', stderr: (err as Error).message }));
+  // Exit 1 with "0 flow entries have been deleted" is the usual case with nothing open.
+  const msg = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
+  if (r.code === 0 || /0 flow entries/.test(msg)) ctx.log(`proxy: conntrack -D: ${msg}`);
+  else
+    ctx.log(
+      `proxy: conntrack -D ${filter.join(' ')} failed (${msg || `exit ${r.code}`}): ` +
+        'connections open before the fault keep bypassing the proxy until they close',
+    );
 }
 
 /** Whether something listens on `port` in the network namespace of `pid`. */
@@ -97,6 +127,7 @@ const proxyOp: AgentOp = {
       await new Promise((r) => setTimeout(r, 25));
     }
     await applyChain(ctx, t, a.redirect);
+    if (a.flush) await flushConnections(ctx, t.sandboxPid, a.flush);
   },
   async revert(ctx, t, args) {
     const a = args as unknown as ProxyArgs;

@@ -10,11 +10,13 @@
 // ops/stress.ts. Only node: built-ins here (see ../op.ts).
 import { spawn as spawnChild } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentOp, OpContext, OpTarget } from '../op.js';
-import { HOST_CGROUP, cgroupDirs } from '../target.js';
+import { HOST_CGROUP, MARK_ENV, cgroupDirs, mainProcess, markOf, procStat } from '../target.js';
+
+export { MARK_ENV, markOf } from '../target.js';
 
 /** Signals a process fault may send, by name. */
 export const SIGNALS = [
@@ -205,30 +207,19 @@ function mainPid(target: OpTarget): number {
   return pid;
 }
 
-function pidNs(pid: number | 'self'): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * The container's main process: target.containerPid, unless that is one of the
- * processes an op placed in the container's cgroup (a marked process, in the agent's
- * own pid namespace: after the pid counter wrapped it can be older than the container's
- * and be taken for its main process); then the container's init (pid 1 in its pid
- * namespace) among the cgroup's processes.
+ * The container's main process: target.containerPid as resolveTarget chose it (never a
+ * process an op placed in the container's cgroups: agent/target.ts' mainProcess), while
+ * it still runs in the container; else chosen again the same way among the cgroup's
+ * processes (the container restarted since the target was resolved).
  */
 export function containerMainPid(target: OpTarget): number | undefined {
-  const own = pidNs('self');
-  const ours = (pid: number) => markOf(pid) !== undefined || pidNs(pid) === own;
   const given = target.containerPid;
-  if (given !== undefined && !ours(given)) return given;
   const dir = cgroupDirForProcs(target);
   if (!dir) return given;
-  const candidates = cgroupPids(dir).filter((pid) => !ours(pid));
-  return candidates.find((pid) => procInfo(pid)?.nsPid === 1) ?? candidates[0] ?? given;
+  const pids = cgroupPids(dir);
+  if (given !== undefined && pids.includes(given) && markOf(given) === undefined) return given;
+  return mainProcess(pids) ?? given;
 }
 
 function processProblems(
@@ -356,9 +347,8 @@ function signalPid(pid: number, signal: SignalName): void {
 }
 
 // ---- markers: finding the processes an op started, from a fresh helper ----
-
-/** Environment variable carrying an op's marker; every child of a marked process inherits it. */
-export const MARK_ENV = 'GANTRY_CHAOS_MARK';
+// (MARK_ENV and markOf live in ../target.ts, which excludes marked processes when it
+// chooses a container's main process.)
 
 export function markerArg(args: Record<string, unknown>): string {
   const m = str(args, 'marker');
@@ -366,40 +356,6 @@ export function markerArg(args: Record<string, unknown>): string {
     throw new Error(`op argument "marker" must be lower-case letters, digits and dashes`);
   }
   return m;
-}
-
-function markerOf(pid: number): string | undefined {
-  try {
-    const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
-    const prefix = `${MARK_ENV}=`;
-    for (const kv of env.split('\0')) if (kv.startsWith(prefix)) return kv.slice(prefix.length);
-  } catch {
-    // gone, or a kernel thread
-  }
-  return undefined;
-}
-
-/** Session id and state of a process (from /proc/PID/stat). */
-function procStat(pid: number): { sid: number; state: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0] ?? '?', sid: Number(f[3]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The marker of a process: in its environment, or in that of its session's leader.
- * Programs are started as session leaders (setsid) because some (stress-ng workers)
- * overwrite their environment with their process title.
- */
-export function markOf(pid: number): string | undefined {
-  const own = markerOf(pid);
-  if (own !== undefined) return own;
-  const st = procStat(pid);
-  return st && st.sid > 0 && st.sid !== pid ? markerOf(st.sid) : undefined;
 }
 
 /** Every live process on the node carrying the marker, whatever cgroup it is in. */

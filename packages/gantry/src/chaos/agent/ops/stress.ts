@@ -22,12 +22,15 @@ import {
   rmSync,
   statSync,
   statfsSync,
+  writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { AgentOp, OpContext, OpTarget } from '../op.js';
 import {
+  cgroupPids,
   containerMainPid,
   killMarked,
+  markOf,
   markedPids,
   markerArg,
   optNum,
@@ -112,12 +115,20 @@ async function startInContainer(
   marker: string,
   program: string[],
   expect: number,
+  opts: { oomScoreAdj?: number } = {},
 ): Promise<number[]> {
   let exited = '';
-  spawnInCgroups(target, marker, program[0]!, program.slice(1), (code, sig, err) => {
-    exited = `exited ${sig ?? code}${err ? `: ${err}` : ''}`;
-    ctx.log(`${program[0]} (${marker}) ${exited}`);
-  });
+  spawnInCgroups(
+    target,
+    marker,
+    program[0]!,
+    program.slice(1),
+    (code, sig, err) => {
+      exited = `exited ${sig ?? code}${err ? `: ${err}` : ''}`;
+      ctx.log(`${program[0]} (${marker}) ${exited}`);
+    },
+    opts,
+  );
   const dir = target.cgroups?.memory ?? target.cgroups?.cpu;
   const pids = await waitMarkedIn(marker, dir, expect, 5000, () => exited !== '');
   if (pids.length < expect) {
@@ -219,9 +230,169 @@ const cpuHog: AgentOp = {
 };
 
 // ---- memory-hog ----
+//
+// Up to the limit (oom false), the app must never be the one that pays: the hog runs at
+// oom_score_adj 1000 (raising needs no privilege), and while it holds its memory the
+// container's memcg has oom_kill_disable set (cgroup v1): should the app's own growth
+// reach the limit, the kernel pauses the allocating task instead of killing anyone, the
+// agent (polling memory.oom_control's under_oom every 20 ms) kills the hog at once and
+// clears oom_kill_disable, and the app goes on. The adjustment alone would not do: the
+// kernel adds adj × limit / 1000 to each task's resident memory, so an app at 999 (a
+// Burstable pod's) holding more than the hog plus 0.1 % of the limit would still be
+// chosen. Should the helper die, the hog ends by its own timeout (the fault's duration);
+// an OOM meanwhile waits for that, and the revert (a revert helper) clears the flag.
+//
+// Past the limit (oom true), the container must be the one that pays: the hog is given
+// the lowest oom_score_adj the agent may set (-1000, unkillable, with CAP_SYS_RESOURCE;
+// without it the lowest the kernel allows, the inherited floor, often 0), and check()
+// refuses when, at that value, the kernel would choose the hog (a Guaranteed pod's
+// container at -997, or any container at the hog's value on a node without the
+// capability: the larger resident set is chosen). Once the container's main process was
+// OOM-killed the hog is stopped, so the old container's memcg can go.
 
 /** What stress-ng itself holds besides its --vm-bytes (its two processes; measured ~4 MiB). */
 const STRESS_OVERHEAD = 4 * MiB;
+const PAGE = 4096;
+
+/**
+ * The memcgs whose limit the container's usage counts against: its own and its pod's (the
+ * kubelet gives the pod the sum of its containers' limits, so with one container the pod
+ * reaches the same limit first, by the pause process' few hundred KiB).
+ */
+function memcgs(target: OpTarget): string[] {
+  const own = target.cgroups?.memory;
+  if (!own) return [];
+  const parent = dirname(own);
+  const uid = target.podUid;
+  const isPod = [uid, uid.replace(/-/g, '_')].some((u) => basename(parent).includes(`pod${u}`));
+  return isPod ? [own, parent] : [own];
+}
+
+const oomField = (v: string, k: string) =>
+  Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(v)?.[1] ?? 0);
+
+/**
+ * The OOM state of the container's memcgs (memory.oom_control): the kill flag off in any,
+ * a task waiting in any, and the container's own count of OOM kills; undefined once the
+ * container's cgroup is gone.
+ */
+function oomControl(
+  target: OpTarget,
+): { disabled: boolean; underOom: boolean; kills: number } | undefined {
+  const texts = memcgs(target).map((d) => {
+    try {
+      return readFileSync(join(d, 'memory.oom_control'), 'utf8');
+    } catch {
+      return undefined;
+    }
+  });
+  const own = texts[0];
+  if (own === undefined) return undefined;
+  const all = texts.filter((t): t is string => t !== undefined);
+  return {
+    disabled: all.some((t) => oomField(t, 'oom_kill_disable') === 1),
+    underOom: all.some((t) => oomField(t, 'under_oom') === 1),
+    kills: oomField(own, 'oom_kill'),
+  };
+}
+
+/** Sets oom_kill_disable on the container's memcgs; false (and nothing left set) if one refuses. */
+function setOomKillDisable(target: OpTarget, on: boolean): boolean {
+  const done: string[] = [];
+  for (const d of memcgs(target)) {
+    try {
+      writeFileSync(join(d, 'memory.oom_control'), on ? '1' : '0');
+      done.push(d);
+    } catch {
+      if (!on) continue; // clearing: every other one all the same
+      for (const x of done) writeFileSync(join(x, 'memory.oom_control'), '0');
+      return false;
+    }
+  }
+  return done.length > 0;
+}
+
+/**
+ * Sets a process' oom_score_adj to the lowest value this process may give it: -1000 with
+ * CAP_SYS_RESOURCE, else the floor the kernel keeps for it (oom_score_adj_min, inherited;
+ * found by bisection: a value is accepted exactly when it is not below the floor). The
+ * value set.
+ */
+export function lowestOomScoreAdj(pid: number | 'self'): number {
+  const file = `/proc/${pid}/oom_score_adj`;
+  const can = (v: number) => {
+    try {
+      writeFileSync(file, String(v));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (can(-1000)) return -1000;
+  let lo = -1000; // refused
+  let hi = Number(readFileSync(file, 'utf8').trim()); // the current value: accepted
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (can(mid)) hi = mid;
+    else lo = mid;
+  }
+  can(hi);
+  return hi;
+}
+
+/** The oom_score_adj this agent can give a hog (probed on itself, then put back). */
+function hogFloor(): number {
+  const own = Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+  const floor = lowestOomScoreAdj('self');
+  setOomScoreAdj([process.pid], own);
+  return floor;
+}
+
+export interface OomCandidate {
+  /** Resident memory in bytes. */
+  rss: number;
+  oomScoreAdj: number;
+}
+
+/**
+ * Whether the memcg OOM killer would choose one of the container's processes rather
+ * than a hog at `hogAdj` that filled the memcg up to `limit`: the kernel's badness is
+ * resident memory plus adj × limit / 1000; a task at -1000 is never chosen.
+ */
+export function appIsOomVictim(app: OomCandidate[], limit: number, hogAdj: number): boolean {
+  const killable = app.filter((p) => p.oomScoreAdj > -1000);
+  if (killable.length === 0) return false;
+  if (hogAdj <= -1000) return true;
+  const badness = (rss: number, adj: number) => rss + (adj * limit) / 1000;
+  const hogRss = Math.max(0, limit - app.reduce((n, p) => n + p.rss, 0));
+  return Math.max(...killable.map((p) => badness(p.rss, p.oomScoreAdj))) > badness(hogRss, hogAdj);
+}
+
+/** The container's own processes (not marked) with their resident memory and adjustment. */
+function oomCandidates(target: OpTarget): OomCandidate[] {
+  const dir = target.cgroups?.memory;
+  const out: OomCandidate[] = [];
+  for (const pid of dir ? cgroupPids(dir) : []) {
+    if (markOf(pid) !== undefined) continue;
+    try {
+      const rss = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE;
+      const adj = Number(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim());
+      out.push({ rss, oomScoreAdj: adj });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The hogs' OOM watchers in this agent, by marker (stopped on revert). */
+const guards = new Map<string, NodeJS.Timeout>();
+
+function stopGuard(marker: string): void {
+  const t = guards.get(marker);
+  if (t) clearInterval(t);
+  guards.delete(marker);
+}
 
 const memoryHog: AgentOp = {
   name: 'memory-hog',
@@ -231,9 +402,30 @@ const memoryHog: AgentOp = {
       out.push('memory-hog needs bytes or percent');
     }
     if (target.containerPid !== undefined) {
+      const limit = memoryLimit(target);
       if (!target.cgroups?.memory) out.push('the container has no memory cgroup');
-      else if (optNum(args, 'bytes') === undefined && memoryLimit(target) === undefined) {
+      else if (optNum(args, 'bytes') === undefined && limit === undefined) {
         out.push('the container has no memory limit: give the amount in bytes (--bytes)');
+      }
+      const ctl = oomControl(target);
+      if (args.oom !== true && ctl?.disabled) {
+        out.push(
+          "the container's memcg already has oom_kill_disable set (its OOMs are handled " +
+            'elsewhere): the hog could not make way for the app',
+        );
+      }
+      if (args.oom === true && limit !== undefined) {
+        const floor = hogFloor();
+        const app = oomCandidates(target);
+        if (!appIsOomVictim(app, limit, floor)) {
+          const adjs = [...new Set(app.map((p) => p.oomScoreAdj))].join(', ') || 'none';
+          out.push(
+            `memory-hog --oom: the kernel would kill the hog, not the container: the lowest ` +
+              `oom_score_adj the helper may give it is ${floor}` +
+              (floor > -1000 ? ' (no CAP_SYS_RESOURCE on the node)' : '') +
+              `, the container's processes have ${adjs}, and the hog would hold more memory`,
+          );
+        }
       }
     }
     return out;
@@ -250,9 +442,8 @@ const memoryHog: AgentOp = {
         : undefined);
     if (bytes === undefined) throw new Error('memory-hog: no memory limit to take a percent of');
     if (oom) {
-      // Past the limit: the OOM killer acts in the container's memcg. The container's own
-      // processes (a Burstable pod's oom_score_adj is near 1000) go first, then the hog,
-      // which stress-ng does not respawn (--oomable).
+      // Past the limit: the hog alone would not fit, so the OOM killer must act; at the
+      // lowest adjustment the agent may give it, the container's processes go first.
       if (limit === undefined)
         throw new Error('memory-hog --oom: the container has no memory limit');
       bytes = Math.max(bytes, limit + 64 * MiB);
@@ -278,40 +469,92 @@ const memoryHog: AgentOp = {
       '--timeout',
       `${timeoutSeconds(args)}s`,
       '--quiet',
+      // stress-ng leaves the adjustment the hog is born with (it would set 1000 itself).
+      '--no-oom-adjust',
     ];
-    if (oom) program.push('--oomable', '--no-oom-adjust');
-    const before = workingSet(target);
     if (oom) {
+      program.push('--oomable');
       await startOom(ctx, target, marker, program);
-    } else {
-      await startInContainer(ctx, target, marker, program, 2);
+      return;
+    }
+    const guarded = setOomKillDisable(target, true);
+    if (!guarded)
+      ctx.log(
+        "memory-hog: cannot set the memcg's oom_kill_disable (not cgroup v1?): the hog is only " +
+          "the OOM killer's first choice (oom_score_adj 1000)",
+      );
+    const before = workingSet(target);
+    try {
+      await startInContainer(ctx, target, marker, program, 2, { oomScoreAdj: 1000 });
+      setOomScoreAdj(markedPids(marker), 1000);
+      if (guarded) guard(ctx, target, marker);
       // In effect once the memory is held: the memcg's usage has grown by it (bounded wait).
       const deadline = Date.now() + 10_000;
       while (workingSet(target) < before + bytes * 0.8 && Date.now() < deadline) {
         if (markedPids(marker).length === 0) throw new Error('memory-hog: stress-ng exited early');
         await new Promise((r) => setTimeout(r, 50));
       }
+    } catch (err) {
+      stopGuard(marker);
+      if (guarded) setOomKillDisable(target, false);
+      throw err;
     }
     ctx.log(
-      `memory-hog: stress-ng holds ${mib(bytes)} in the container's memcg${oom ? ' (past the limit: OOM)' : ''}`,
+      `memory-hog: stress-ng holds ${mib(bytes)} in the container's memcg (oom_score_adj 1000` +
+        `${guarded ? ', oom_kill_disable while it runs: the hog makes way for the app' : ''})`,
     );
   },
-  revert: (ctx, _target, args) => killMarked(ctx, markerArg(args)),
+  revert: async (ctx, target, args) => {
+    const marker = markerArg(args);
+    stopGuard(marker);
+    await killMarked(ctx, marker);
+    // The memcg of the container (when it still runs): its OOM killer back on. check()
+    // refused a memcg where it was off, so off now is the hog's doing.
+    if (args.oom !== true && target && oomControl(target)?.disabled) {
+      if (!setOomKillDisable(target, false))
+        throw new Error(`cannot clear oom_kill_disable of ${memcgs(target).join(', ')}`);
+      ctx.log("memory-hog: the memcg's OOM killer back on");
+    }
+  },
   snapshot: (_ctx, target) => Promise.resolve(stressSnapshot(target)),
 };
 
-/** The memcg's count of OOM kills (memory.oom_control), undefined once the cgroup is gone. */
-function oomKills(target: OpTarget): number | undefined {
-  const v = cgroupFile(target, 'memory', 'memory.oom_control');
-  if (v === undefined) return undefined;
-  return Number(/^oom_kill (\d+)$/m.exec(v)?.[1] ?? 0);
+/**
+ * While the hog holds its memory: should the memcg reach its limit anyway (the app grew),
+ * the paused task is let go by killing the hog and turning the OOM killer back on.
+ */
+function guard(ctx: OpContext, target: OpTarget, marker: string): void {
+  const timer = setInterval(() => {
+    const ctl = oomControl(target);
+    if (!ctl) {
+      stopGuard(marker);
+      return;
+    }
+    if (!ctl.underOom) return;
+    stopGuard(marker);
+    void killMarked(ctx, marker).then(
+      () => {
+        setOomKillDisable(target, false);
+        ctx.log(
+          'memory-hog: the container reached its memory limit; the hog was stopped to make way ' +
+            'for the app (nothing of the app killed)',
+        );
+      },
+      (err: unknown) => {
+        setOomKillDisable(target, false);
+        ctx.log(`memory-hog: stopping the hog at the limit: ${(err as Error).message}`);
+      },
+    );
+  }, 20);
+  timer.unref();
+  guards.set(marker, timer);
 }
 
 /**
- * memory-hog past the limit: in effect once the OOM killer acted in the container's
- * memcg (its oom_kill count rose, or the container was killed and its cgroup removed).
- * The hog's own oom_score_adj is lowered (-900, as far as the agent may) so the
- * container's processes are chosen first; it may be gone by the time this returns.
+ * memory-hog past the limit: in effect once the OOM killer killed the container's main
+ * process (or its memcg is gone: the container was killed). The hog, at the lowest
+ * oom_score_adj the agent may give it, is stopped then. Should the kernel choose the hog
+ * instead (check() predicted otherwise), the fault fails with the reason.
  */
 async function startOom(
   ctx: OpContext,
@@ -319,7 +562,9 @@ async function startOom(
   marker: string,
   program: string[],
 ): Promise<void> {
-  const kills = oomKills(target) ?? 0;
+  const main = containerMainPid(target);
+  const kills = oomControl(target)?.kills ?? 0;
+  const floor = hogFloor();
   let exited = '';
   const child = spawnInCgroups(
     target,
@@ -329,41 +574,44 @@ async function startOom(
     (code, sig, err) => {
       exited = `exited ${sig ?? code}${err ? `: ${err}` : ''}`;
     },
-    { oomScoreAdj: -900 },
+    { oomScoreAdj: floor },
   );
-  if (child.pid !== undefined && !setOomScoreAdj([child.pid], -900)) {
-    ctx.log("memory-hog: cannot lower the hog's oom_score_adj (no CAP_SYS_RESOURCE)");
-  }
+  const alive = (pid: number | undefined) => {
+    if (pid === undefined) return false;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const now = oomKills(target);
-    if (now === undefined || now > kills) {
-      const main = containerMainPid(target);
-      const appAlive = main !== undefined && existsSync(`/proc/${main}`);
-      const adj = (pid: number | string) => {
-        try {
-          return readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim();
-        } catch {
-          return '?';
-        }
-      };
+    const ctl = oomControl(target);
+    if (!ctl || !alive(main)) {
+      await killMarked(ctx, marker);
       ctx.log(
-        appAlive
-          ? `memory-hog --oom: the OOM killer acted in the container's memcg, but chose the hog ` +
-              `(the agent's oom_score_adj ${adj('self')} is not below the container's ${adj(main)}: ` +
-              'a Guaranteed-QoS helper, or CAP_SYS_RESOURCE, lets the container be chosen)'
-          : "memory-hog --oom: the OOM killer killed the container's main process",
+        `memory-hog --oom: the OOM killer killed the container's main process (pid ${main ?? '?'}); ` +
+          `the hog (oom_score_adj ${floor}) stopped`,
       );
       return;
     }
-    setOomScoreAdj(markedPids(marker), -900);
-    if (Date.now() > deadline || (exited && markedPids(marker).length === 0)) {
+    const hogs = markedPids(marker);
+    // Keep every hog process at the floor (stress-ng's worker is forked after the start).
+    setOomScoreAdj(hogs, floor);
+    if (ctl.kills > kills && hogs.length === 0) {
+      throw new Error(
+        `memory-hog --oom: the OOM killer chose the hog, not the container (hog oom_score_adj ` +
+          `${floor}; the container's ${readFileSync(`/proc/${main}/oom_score_adj`, 'utf8').trim()})`,
+      );
+    }
+    if (Date.now() > deadline || (exited && hogs.length === 0)) {
       await killMarked(ctx, marker);
       throw new Error(
         `memory-hog --oom: the OOM killer did not act within 15 s${exited ? ` (stress-ng ${exited})` : ''}`,
       );
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, child.pid === undefined ? 100 : 20));
   }
 }
 
