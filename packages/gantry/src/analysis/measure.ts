@@ -79,9 +79,9 @@ export interface MeasureWindow {
   since: Date;
   now?: Date;
   /**
-   * Stable is measured over the canary's own window, unless stable has too few requests
-   * there (see pairedStableEnough): then from this time, when it is earlier than `since`.
-   * Ignored when baselineSince is given.
+   * The longest look back at stable before a young step: its errors and requests are
+   * counted from here when it is earlier than `since`, its latency only when stable is too
+   * thin in the canary's own window (see stableSample). Ignored when baselineSince is given.
    */
   stableSince?: Date;
   baselineSince?: Date;
