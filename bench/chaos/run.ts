@@ -443,6 +443,19 @@ interface Case {
 }
 
 const ipt = (t: ResolvedTarget, args: string[]) => inNet(t, 'iptables', ['-w', '5', ...args]);
+/** The HTTP families' floor: the app's port answering resets, set by hand with iptables. */
+const RESET_APP_PORT = [
+  'INPUT',
+  '-p',
+  'tcp',
+  '--dport',
+  '8080',
+  '-j',
+  'REJECT',
+  '--reject-with',
+  'tcp-reset',
+];
+
 const iptFloor = (what: string, rule: string[]): Floor => ({
   what: `iptables ${rule.join(' ')} by hand (nsenter)`,
   apply: async (t) => void (await ipt(t, ['-I', ...rule])),
@@ -610,17 +623,7 @@ const cases: Case[] = [
     params: { status: 503, percent: 100 },
     detector: () => probe('/', notOk),
     state: netState,
-    floor: iptFloor('reset', [
-      'INPUT',
-      '-p',
-      'tcp',
-      '--dport',
-      '8080',
-      '-j',
-      'REJECT',
-      '--reject-with',
-      'tcp-reset',
-    ]),
+    floor: iptFloor('reset', RESET_APP_PORT),
   },
   {
     family: 'http',
@@ -629,17 +632,7 @@ const cases: Case[] = [
     params: { latency: 400, percent: 100 },
     detector: () => probe('/', notOk),
     state: netState,
-    floor: iptFloor('reset', [
-      'INPUT',
-      '-p',
-      'tcp',
-      '--dport',
-      '8080',
-      '-j',
-      'REJECT',
-      '--reject-with',
-      'tcp-reset',
-    ]),
+    floor: iptFloor('reset', RESET_APP_PORT),
   },
   {
     family: 'http',
@@ -648,17 +641,7 @@ const cases: Case[] = [
     params: { percent: 100 },
     detector: () => probe('/', notOk),
     state: netState,
-    floor: iptFloor('reset', [
-      'INPUT',
-      '-p',
-      'tcp',
-      '--dport',
-      '8080',
-      '-j',
-      'REJECT',
-      '--reject-with',
-      'tcp-reset',
-    ]),
+    floor: iptFloor('reset', RESET_APP_PORT),
   },
   // dns
   {
