@@ -61,6 +61,7 @@ import { CHAOS_NAMESPACE } from '../../packages/gantry/src/chaos/undo.js';
 import type { Kube as KubeClient } from '../../packages/gantry/src/kube/client.js';
 import { Kube } from '../../packages/gantry/src/kube/client.js';
 import { parseSpec } from '../../packages/gantry/src/spec/load.js';
+import { cgroupComms, cgroupValue } from '../../packages/gantry/test/chaos/stress-host.js';
 
 // --- settings --------------------------------------------------------------------
 
@@ -323,26 +324,10 @@ async function netState(t: ResolvedTarget): Promise<string> {
   ].join('\n');
 }
 
-const readCg = (dir: string, file: string) => readFileSync(`${dir}/${file}`, 'utf8').trim();
-function comms(dir: string): string {
-  return readCg(dir, 'cgroup.procs')
-    .split('\n')
-    .filter(Boolean)
-    .map((p) => {
-      try {
-        return readFileSync(`/proc/${p}/comm`, 'utf8').trim();
-      } catch {
-        return '?';
-      }
-    })
-    .sort()
-    .join(' ');
-}
-
 function cgroupState(t: ResolvedTarget): Promise<string> {
   const o = onNode(t);
   return Promise.resolve(
-    `${comms(o.cgroups!.memory!)} | ${readCg(o.cgroups!.freezer!, 'freezer.state')} | ${readCg(o.cgroups!.memory!, 'memory.oom_control').replace(/\n/g, ' ')}`,
+    `${cgroupComms(o.cgroups!.memory!)} | ${cgroupValue(o.cgroups!.freezer!, 'freezer.state')} | ${cgroupValue(o.cgroups!.memory!, 'memory.oom_control').replace(/\n/g, ' ')}`,
   );
 }
 
@@ -393,12 +378,12 @@ function cpuDetector(t: ResolvedTarget): Detector {
   const acct = o.cgroups!.cpuacct ?? o.cgroups!.cpu!;
   const hist: { at: number; ns: number }[] = [];
   return poll(20, () => {
-    const now = { at: Date.now(), ns: Number(readCg(acct, 'cpuacct.usage')) };
+    const now = { at: Date.now(), ns: Number(cgroupValue(acct, 'cpuacct.usage')) };
     hist.push(now);
     while (hist.length > 2 && now.at - hist[1]!.at >= 100) hist.shift();
     const old = hist[0]!;
     const rate = now.at - old.at >= 80 ? (now.ns - old.ns) / 1e6 / (now.at - old.at) : 0;
-    const hog = /stress-ng/.test(comms(o.cgroups!.memory!));
+    const hog = /stress-ng/.test(cgroupComms(o.cgroups!.memory!));
     return {
       affected: rate > 0.25,
       clean: rate < 0.1 && !hog,
@@ -409,11 +394,11 @@ function cpuDetector(t: ResolvedTarget): Detector {
 
 function memoryDetector(t: ResolvedTarget, bytes: number): Detector {
   const o = onNode(t);
-  const usage = () => Number(readCg(o.cgroups!.memory!, 'memory.usage_in_bytes'));
+  const usage = () => Number(cgroupValue(o.cgroups!.memory!, 'memory.usage_in_bytes'));
   const u0 = usage();
   return poll(20, () => {
     const u = usage();
-    const hog = /stress-ng/.test(comms(o.cgroups!.memory!));
+    const hog = /stress-ng/.test(cgroupComms(o.cgroups!.memory!));
     return {
       affected: u >= u0 + 0.8 * bytes,
       clean: u < u0 + 0.25 * bytes && !hog,
