@@ -1,17 +1,21 @@
 // Agent-level fixes that need no cluster: the container's main process chosen on a
 // fake /proc (never a stress-ng an op placed in the container's cgroups, whatever its
 // pid), the OOM victim the kernel would choose for memory-hog --oom, the lowest
-// oom_score_adj this process may give another, and the conntrack filter a proxy fault
-// resets open connections with.
+// oom_score_adj this process may give another, the guard rule a proxy fault resets
+// connections that bypass it with, and the HTTP proxy letting the kubelet's probes pass.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mainProcess, resolveTarget } from '../../src/chaos/agent/target.js';
 import { appIsOomVictim, lowestOomScoreAdj } from '../../src/chaos/agent/ops/stress.js';
 import { proxyArgs } from '../../src/chaos/faults/network.js';
+import { httpProxy, tcpProxy } from '../../src/chaos/agent/proxy.js';
 
 const POD = '1f0e2d3c-aaaa-bbbb-cccc-000000000001';
 const CID = 'c0ffee0000000000000000000000000000000000000000000000000000000001';
@@ -155,30 +159,161 @@ test('lowestOomScoreAdj: the value it sets is accepted and anything lower is ref
   }
 });
 
-test('proxy faults reset the connections already open on the redirected port', () => {
+test('proxy faults reset the connections that bypass the redirect on the original port', () => {
   const inbound = proxyArgs('HE', 'inbound', 8080, undefined, { mode: 'http' });
-  assert.deepEqual(inbound.flush, ['-p', 'tcp', '--orig-port-dst', '8080']);
+  // From outside the pod to the service's port (the proxy's own reach it over lo).
+  assert.deepEqual(inbound.guard?.table, 'filter');
+  assert.deepEqual(inbound.guard?.hooks, [{ parent: 'INPUT', match: ['-p', 'tcp'] }]);
+  assert.deepEqual(inbound.guard?.rules, [
+    ['!', '-i', 'lo', '-p', 'tcp', '--dport', '8080', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+  ]);
+  assert.equal(inbound.proxy.upstream.host, '127.0.0.1');
   const outbound = proxyArgs(
     'ND',
     'outbound',
     0,
-    { cidr: '10.96.0.7', port: 5432 },
+    { cidr: '10.96.0.7/32', port: 5432 },
     { mode: 'tcp' },
   );
-  assert.deepEqual(outbound.flush, [
-    '-p',
-    'tcp',
-    '--orig-port-dst',
-    '5432',
-    '--orig-dst',
-    '10.96.0.7',
+  // To the peer from anyone but the proxy (whose uid the redirect exempts too).
+  assert.deepEqual(outbound.guard?.hooks, [{ parent: 'OUTPUT', match: ['-p', 'tcp'] }]);
+  assert.deepEqual(outbound.guard?.rules, [
+    [
+      ...['-p', 'tcp', '-d', '10.96.0.7/32', '--dport', '5432', '-m', 'owner', '!'],
+      ...['--uid-owner', '47474', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ],
   ]);
-  const wide = proxyArgs(
-    'ND',
-    'outbound',
-    0,
-    { cidr: '10.96.0.0/16', port: 5432 },
-    { mode: 'tcp' },
+  assert.notEqual(outbound.guard?.chain, outbound.redirect.chain);
+  assert.ok(outbound.guard.chain.length <= 28, outbound.guard.chain);
+});
+
+/** One GET through `port` with a User-Agent; the status. */
+function getAs(port: number, ua: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(
+        { host: '127.0.0.1', port, path: '/healthz', agent: false, headers: { 'user-agent': ua } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      )
+      .on('error', reject);
+  });
+}
+
+test("http proxy: the kubelet's probes pass unless the fault includes them", async () => {
+  const upstream = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const up = (upstream.address() as AddressInfo).port;
+  const servers: net.Server[] = [];
+  const start = async (probes: boolean) => {
+    const { server: s } = httpProxy({
+      mode: 'http',
+      listen: 0,
+      upstream: { host: '127.0.0.1', port: up },
+      http: {
+        action: 'error',
+        percent: 100,
+        paths: [],
+        status: 503,
+        ...(probes ? { probes } : {}),
+      },
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return (s.address() as AddressInfo).port;
+  };
+  try {
+    const plain = await start(false);
+    assert.equal(await getAs(plain, 'kube-probe/1.33'), 200);
+    assert.equal(await getAs(plain, 'curl/8.0'), 503);
+    assert.equal(await getAs(plain, 'Mozilla/5.0 kube-probe/1.33'), 503);
+    const all = await start(true);
+    assert.equal(await getAs(all, 'kube-probe/1.33'), 503);
+  } finally {
+    upstream.closeAllConnections();
+    for (const s of [...servers, upstream]) s.close();
+  }
+});
+
+/** A GET on `agent` (kept alive); the status and when the socket closed, if it did. */
+function keptGet(port: number, agent: http.Agent, path: string) {
+  return new Promise<{ status: number; closed: Promise<number> }>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        const closed = new Promise<number>((r) => res.socket.once('close', () => r(Date.now())));
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, closed }));
+      })
+      .on('error', reject);
+  });
+}
+
+test('http proxy drain: idle connections close at once, one in flight after its answer', async () => {
+  const upstream = http.createServer((req, res) => {
+    setTimeout(() => res.end('ok'), req.url === '/slow' ? 600 : 0);
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const p = httpProxy({
+    mode: 'http',
+    listen: 0,
+    upstream: { host: '127.0.0.1', port: (upstream.address() as AddressInfo).port },
+    http: { action: 'delay', percent: 100, paths: ['/nothing'], delayMs: 1 },
+  });
+  await new Promise<void>((r) => p.server.listen(0, '127.0.0.1', r));
+  const port = (p.server.address() as AddressInfo).port;
+  const idleAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const busyAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const idle = await keptGet(port, idleAgent, '/');
+    const slow = keptGet(port, busyAgent, '/slow');
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const drained = p.drain().then(() => Date.now());
+    const idleClosed = await idle.closed;
+    assert.ok(idleClosed - t0 < 200, `idle connection closed after ${idleClosed - t0} ms`);
+    const answered = await slow;
+    assert.equal(answered.status, 200, 'the request in flight is answered');
+    const slowClosed = await answered.closed;
+    const done = await drained;
+    assert.ok(slowClosed - t0 >= 400, `closed after its answer (${slowClosed - t0} ms)`);
+    assert.ok(done - t0 < 1500, `drained in ${done - t0} ms`);
+  } finally {
+    idleAgent.destroy();
+    busyAgent.destroy();
+    upstream.closeAllConnections();
+    upstream.close();
+  }
+});
+
+test('tcp proxy drain: a connection closes once the service answered what it was sent', async () => {
+  // The service answers each chunk 300 ms late.
+  const upstream = net.createServer((c) =>
+    c.on('data', (d) => setTimeout(() => c.write(d), 300)).on('error', () => {}),
   );
-  assert.deepEqual(wide.flush, ['-p', 'tcp', '--orig-port-dst', '5432']);
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const p = tcpProxy({
+    mode: 'tcp',
+    listen: 0,
+    upstream: { host: '127.0.0.1', port: (upstream.address() as AddressInfo).port },
+    latencyMs: 100,
+  });
+  await new Promise<void>((r) => p.server.listen(0, '127.0.0.1', r));
+  const c = net.connect((p.server.address() as AddressInfo).port, '127.0.0.1');
+  try {
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    let got = '';
+    c.on('data', (d) => (got += d.toString()));
+    const ended = new Promise<number>((r) => c.once('end', () => r(Date.now())));
+    c.write('ping');
+    const t0 = Date.now();
+    await p.drain();
+    const at = await ended;
+    assert.equal(got, 'ping', 'the answer in flight reached the client before the FIN');
+    assert.ok(at - t0 >= 350, `the FIN came after the answer (${at - t0} ms)`);
+  } finally {
+    c.destroy();
+    upstream.close();
+  }
 });

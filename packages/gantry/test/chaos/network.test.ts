@@ -187,13 +187,13 @@ test(
     const before = netState(uid);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      // The connection (and, once any nat rule was ever in the pod's namespace, its
-      // conntrack entry) exists before the REDIRECT.
+      // The connection exists before the REDIRECT.
       assert.equal((await keptAlive(agent, '/')).status, 200);
       assert.equal((await keptAlive(agent, '/')).status, 200);
       const a = await inject('http-error', { status: 503, percent: 100 });
       try {
-        // Without the conntrack flush this request went straight to the app: 200.
+        // Without the guard (or, before it, the conntrack flush) this request went
+        // straight to the app: 200.
         const first = await keptAlive(agent, '/');
         t.diagnostic(`the kept-alive connection's next request: ${JSON.stringify(first)}`);
         assert.notEqual(first.status, 200, 'the old connection does not bypass the fault');
@@ -206,6 +206,154 @@ test(
       agent.destroy();
     }
     assert.equal((await get(f.nodePort, '/')).status, 200);
+    assert.equal(netState(uid), before);
+  },
+);
+
+/** Sets the echo app's latency switch for `/` (POST /fault; never faulted by the app). */
+async function setLatency(ms: number): Promise<void> {
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: f.nodePort,
+        method: 'POST',
+        path: `/fault?latencyMs=${ms}`,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 200, `POST /fault?latencyMs=${ms}`);
+}
+
+const ready = () =>
+  run(
+    'kubectl',
+    [
+      '-n',
+      ns,
+      'get',
+      'pods',
+      '-l',
+      `app.kubernetes.io/name=${f.name}`,
+      '-o',
+      'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+    ],
+    cluster as ClusterEnv,
+  ).stdout.trim();
+
+test(
+  "http-error: a connection answering while the fault began is reset once, then gets the error; the kubelet's probes pass",
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    // No TCP keepalive probe (Node's default: after 1 s idle) while the answer is awaited:
+    // the app's answer must be the connection's first packet after the redirect went in.
+    const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 60_000, maxSockets: 1 });
+    // The app answers / after 3 s: the request is in flight while the redirect goes in, so
+    // the first packet of that connection conntrack sees afterwards is the app's answer.
+    // With a conntrack flush (the way before the guard) that entry was made from the pod's
+    // side, no redirect applied to it, and the connection's next request reached the app.
+    await setLatency(3000);
+    try {
+      const sent = performance.now();
+      const inFlight = keptAlive(agent, '/');
+      const a = await inject('http-error', { status: 503, percent: 100 });
+      const injectedAfter = performance.now() - sent;
+      try {
+        const answered = await inFlight;
+        t.diagnostic(
+          `in flight: ${JSON.stringify(answered)} after ${Math.round(performance.now() - sent)} ms; fault in place after ${Math.round(injectedAfter)} ms`,
+        );
+        assert.ok(injectedAfter < 2900, 'the fault went in while the answer was in flight');
+        const first = await keptAlive(agent, '/');
+        t.diagnostic(`the same connection's next request: ${JSON.stringify(first)}`);
+        assert.notEqual(first.status, 200, 'the connection does not bypass the fault');
+        const next = await keptAlive(agent, '/');
+        assert.equal(next.status, 503, `then through the proxy: ${JSON.stringify(next)}`);
+        // More than three readiness periods (1 s) into the fault: the probe passed the proxy.
+        await new Promise((r) => setTimeout(r, Math.max(0, 4500 - (performance.now() - sent))));
+        assert.equal(ready(), 'True', "the kubelet's probes pass the proxy: the pod stays Ready");
+      } finally {
+        await revert(a);
+      }
+    } finally {
+      agent.destroy();
+      await setLatency(0);
+    }
+    assert.equal((await get(f.nodePort, '/')).status, 200);
+    assert.equal(netState(uid), before);
+  },
+);
+
+test(
+  'network-delay outbound to a peer: +300 ms on new connections; one open before it is reset, not left fast',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const uid = target(f).pods[0]!.uid;
+    const before = netState(uid);
+    const node = (cluster as ClusterEnv).GANTRY_NODE_IP ?? '10.201.0.1';
+    // The peer: echoes every chunk at once.
+    const peer = net.createServer((c) => c.on('error', () => {}).pipe(c));
+    await new Promise<void>((r) => peer.listen(0, node, r));
+    const port = (peer.address() as net.AddressInfo).port;
+    // From the pod's network namespace: one connection (reopened once closed) pinged
+    // every 100 ms for 9 s; each sample its time since the start and the round trip.
+    const t0 = Date.now();
+    const client = inPodNetAsync(uid, process.execPath, [
+      '-e',
+      `const net=require('net');const t0=${t0};const out=[];let s,sent=0,busy=false;
+const open=()=>{s=net.connect(${port},'${node}');s.setNoDelay(true);busy=false;
+s.on('data',()=>{out.push({at:sent-t0,rtt:Date.now()-sent});busy=false});
+s.on('error',e=>out.push({at:Date.now()-t0,err:e.code}));
+s.on('close',()=>{out.push({at:Date.now()-t0,err:'closed'});setTimeout(open,50)})};
+open();const iv=setInterval(()=>{if(busy||s.connecting||s.destroyed)return;busy=true;sent=Date.now();s.write('x')},100);
+setTimeout(()=>{clearInterval(iv);console.log(JSON.stringify(out));process.exit(0)},9000)`,
+    ]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const a = await inject('network-delay', {
+      direction: 'outbound',
+      peer: `${node}:${port}`,
+      latency: 300,
+    });
+    const inAt = Date.now() - t0;
+    let revertAt = 0;
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      revertAt = Date.now() - t0;
+      await revert(a);
+    }
+    const samples = JSON.parse(await client) as { at: number; rtt?: number; err?: string }[];
+    peer.close();
+    t.diagnostic(`fault in ${inAt}-${revertAt} ms; samples ${JSON.stringify(samples)}`);
+    // The client's times are from this test's t0 (the same machine's clock).
+    const during = samples.filter(
+      (x) => x.rtt !== undefined && x.at > inAt + 400 && x.at < revertAt - 400,
+    );
+    assert.ok(during.length >= 3, `round trips while the fault held: ${during.length}`);
+    for (const x of during)
+      assert.ok(x.rtt! >= 240 && x.rtt! <= 360, `round trip ${x.rtt} ms at ${x.at} ms: 300 ± 20 %`);
+    assert.ok(
+      samples.some((x) => x.rtt !== undefined && x.rtt < 100 && x.at < inAt),
+      'fast before',
+    );
+    assert.ok(
+      samples.some((x) => x.rtt !== undefined && x.rtt < 100 && x.at > revertAt + 300),
+      'fast after',
+    );
+    // The connection through the proxy is closed after its last answer (a FIN), not left to
+    // hang: removing the redirect first would have cut its NAT and the client heard nothing.
+    const end = samples.find((x) => x.err && x.at > revertAt);
+    assert.equal(end?.err, 'closed', `after the revert: ${JSON.stringify(end)}`);
+    assert.ok(end.at < revertAt + 2500, `closed ${end.at - revertAt} ms after the revert began`);
     assert.equal(netState(uid), before);
   },
 );

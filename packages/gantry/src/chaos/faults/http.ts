@@ -5,9 +5,10 @@
 //   http-error  answered with --status (default 500) by the proxy
 //   http-delay  forwarded --latency late
 //   http-abort  the connection reset (TCP RST), no answer
-// Other requests are forwarded as they are. Connections open before the fault (a
-// gateway's kept-alive pool) are reset once when it starts (their conntrack entries
-// deleted: agent/ops/http.ts), so their next request comes back through the proxy.
+// Other requests are forwarded as they are, and so are the kubelet's probes unless
+// --include-probes. Connections open before the fault (a gateway's kept-alive pool) are
+// reset once on their next packet (agent/ops/http.ts' guard), so their next request comes
+// back through the proxy.
 import type { FaultDefinition, FaultParam, FaultParams, ResolvedTarget } from '../fault.js';
 import type { ProxyConfig } from '../agent/proxy.js';
 import { injectNodeFault } from '../helper/inject.js';
@@ -34,6 +35,14 @@ const common: FaultParam[] = [
     max: 65535,
     description: "the pod's HTTP port (default the service's first)",
   },
+  {
+    name: 'include-probes',
+    type: 'boolean',
+    default: false,
+    description:
+      "fault the kubelet's HTTP probes too; by default they pass, so the pod stays Ready " +
+      '(in its Service) and is not restarted while the fault holds',
+  },
 ];
 
 const pathsOf = (params: FaultParams): string[] => {
@@ -53,7 +62,8 @@ function httpFault(
     return [
       `${what(params)} for ${Number(params.percent ?? 100)}% of requests${paths.length ? ` to ${paths.join(', ')}` : ''} ` +
         `on port ${port ?? (typeof params.port === 'number' ? params.port : "the service's")} of ` +
-        `${target.pods.map((p) => p.name).join(', ')} (HTTP proxy in the pod's network namespace)`,
+        `${target.pods.map((p) => p.name).join(', ')} (HTTP proxy in the pod's network namespace; ` +
+        `${params['include-probes'] === true ? "the kubelet's probes too" : "the kubelet's probes pass"})`,
     ];
   };
   const def: FaultDefinition = {
@@ -108,6 +118,7 @@ function httpFault(
 const base = (params: FaultParams) => ({
   percent: Number(params.percent ?? 100),
   paths: pathsOf(params),
+  ...(params['include-probes'] === true ? { probes: true } : {}),
 });
 
 export const httpFaults: FaultDefinition[] = [

@@ -48,6 +48,7 @@ export function parsePeer(s: string): Peer {
 }
 
 const token = () => randomBytes(3).toString('hex');
+const RESET = ['-j', 'REJECT', '--reject-with', 'tcp-reset'];
 const chain = (tag: string, t: string, dir: string) => `GTY-${tag}-${t}-${dir}`;
 
 function peersOf(params: FaultParams, name = 'peers'): Peer[] {
@@ -414,21 +415,31 @@ export function proxyArgs(
             ],
           ],
         };
-  // Connections already open on the redirected port are reset once the redirect is in
-  // place (agent/ops/http.ts), so they come back through the proxy.
-  const flush =
+  // Connections that did not come through the redirect (open before it, or first seen by
+  // conntrack from the other end) are reset by a filter rule on the original port, so they
+  // come back through the proxy (agent/ops/http.ts).
+  const guard: ChainArgs =
     direction === 'inbound'
-      ? ['-p', 'tcp', '--orig-port-dst', String(port)]
-      : [
-          '-p',
-          'tcp',
-          '--orig-port-dst',
-          String(peer!.port),
-          ...(/\/(?!32$)/.test(peer!.cidr) ? [] : ['--orig-dst', peer!.cidr.replace(/\/32$/, '')]),
-        ];
+      ? {
+          table: 'filter',
+          chain: chain(tag, t, 'GIN'),
+          hooks: [{ parent: 'INPUT', match: ['-p', 'tcp'] }],
+          rules: [['!', '-i', 'lo', '-p', 'tcp', '--dport', String(port), ...RESET]],
+        }
+      : {
+          table: 'filter',
+          chain: chain(tag, t, 'GOUT'),
+          hooks: [{ parent: 'OUTPUT', match: ['-p', 'tcp'] }],
+          rules: [
+            [
+              ...['-p', 'tcp', '-d', peer!.cidr, '--dport', String(peer!.port)],
+              ...['-m', 'owner', '!', '--uid-owner', String(PROXY_UID), ...RESET],
+            ],
+          ],
+        };
   return {
     token: t,
-    flush,
+    guard,
     proxy: {
       ...cfg,
       listen,

@@ -1,21 +1,30 @@
 // The proxy op: the agent's delay/HTTP proxy (agent/proxy.ts) as a child of the
 // helper inside the pod's network namespace, fed by a dedicated nat chain with
 // REDIRECT (network.ts' chain helpers). Its own connections are exempt from the
-// redirect by its uid (PROXY_UID, `-m owner ! --uid-owner`). Revert removes the
-// redirect first (traffic goes straight to the service again), then stops the
-// proxy; a proxy a force-deleted helper left is found by its command line.
+// redirect by its uid (PROXY_UID, `-m owner ! --uid-owner`). A proxy a force-deleted
+// helper left is found by its command line.
 //
-// NAT applies to a connection's first packet only, so connections open before the
-// REDIRECT (a gateway's or client's kept-alive pool) would bypass the proxy for as long
-// as they live. Once the redirect is in place their conntrack entries in the pod's
-// namespace are deleted (`conntrack -D` on the redirected port): the next packet of such
-// a connection is picked up as new, meets the REDIRECT, reaches the proxy's port where
-// no socket knows it, and is answered with a reset. The client sees that connection
-// reset once (a gateway answers that request 502) and its next connection goes through
-// the proxy. Without conntrack in the helper image this is logged, not silent.
+// NAT applies to a connection's first packet only (its conntrack entry's first), so a
+// connection open before the REDIRECT (a gateway's or client's kept-alive pool), or one
+// whose first packet conntrack saw came from the pod (an answer in flight when the rule
+// went in), keeps reaching the service directly for as long as it lives. The guard, a
+// filter chain beside the redirect, resets every such connection on its next packet: a
+// packet that still reaches the original port from outside the pod (inbound), or leaves
+// for the peer from anyone but the proxy (outbound), did not come through the redirect.
+// The client sees that connection reset once (a gateway answers that request 502 or, for
+// an idempotent request, retries it on a new connection) and its next connection goes
+// through the proxy.
+//
+// Revert removes the guard, opens the redirect chain (a RETURN first: new connections go
+// straight to the service again) without removing it yet, because a connection redirected
+// to the proxy loses its NAT when the REDIRECT rule goes: its next packet meets a reset, and
+// a client awaiting an answer on it hears nothing at all (measured: a kept-alive client
+// hung). The proxy drains (agent/proxy.ts: each connection closed after its last answer),
+// then the chain goes.
 import { readFileSync, readdirSync } from 'node:fs';
 import { opContext, stopChild } from '../context.js';
-import type { AgentOp, OpContext } from '../op.js';
+import type { AgentOp } from '../op.js';
+import { drainMs } from '../proxy.js';
 import type { ProxyConfig } from '../proxy.js';
 import type { ChainArgs } from './network.js';
 import {
@@ -23,6 +32,7 @@ import {
   checkRules,
   hostNetworkReason,
   iptablesSnapshot,
+  openChain,
   revertChain,
 } from './network.js';
 
@@ -34,27 +44,8 @@ export interface ProxyArgs {
   token: string;
   proxy: ProxyConfig;
   redirect: ChainArgs;
-  /**
-   * conntrack filter (e.g. ["-p","tcp","--orig-port-dst","8080"]) of the connections the
-   * redirect catches: their entries are deleted once it is in place, so connections
-   * open before the fault are reset and come back through the proxy.
-   */
-  flush?: string[];
-}
-
-/** Deletes the conntrack entries `filter` matches in the pod's network namespace. */
-async function flushConnections(ctx: OpContext, pid: number, filter: string[]): Promise<void> {
-  const r = await ctx
-    .run('conntrack', ['-D', ...filter], { netnsPid: pid, allowFail: true, timeoutMs: 5000 })
-    .catch((err: unknown) => ({ code: 127, stdout: '', stderr: (err as Error).message }));
-  // Exit 1 with "0 flow entries have been deleted" is the usual case with nothing open.
-  const msg = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
-  if (r.code === 0 || /0 flow entries/.test(msg)) ctx.log(`proxy: conntrack -D: ${msg}`);
-  else
-    ctx.log(
-      `proxy: conntrack -D ${filter.join(' ')} failed (${msg || `exit ${r.code}`}): ` +
-        'connections open before the fault keep bypassing the proxy until they close',
-    );
+  /** Resets connections on the redirected port that bypass the proxy (see above). */
+  guard?: ChainArgs;
 }
 
 /** Whether something listens on `port` in the network namespace of `pid`. */
@@ -105,6 +96,7 @@ const proxyOp: AgentOp = {
   async check(ctx, t, args) {
     const a = args as unknown as ProxyArgs;
     const out = [...hostNetworkReason(t), ...(await checkRules(ctx, t, a.redirect))];
+    if (a.guard) out.push(...(await checkRules(ctx, t, a.guard)));
     if (listening(t.sandboxPid, a.proxy.listen))
       out.push(`port ${a.proxy.listen} is taken in the pod; the proxy cannot listen there`);
     return out;
@@ -127,16 +119,20 @@ const proxyOp: AgentOp = {
       await new Promise((r) => setTimeout(r, 25));
     }
     await applyChain(ctx, t, a.redirect);
-    if (a.flush) await flushConnections(ctx, t.sandboxPid, a.flush);
+    if (a.guard) await applyChain(ctx, t, a.guard);
   },
   async revert(ctx, t, args) {
     const a = args as unknown as ProxyArgs;
-    // Traffic first goes back to the service, then the proxy stops.
-    await revertChain(ctx, t, a.redirect);
+    // New connections go straight to the service again; those through the proxy are
+    // drained (closed after their last answer, while their NAT still holds), then the
+    // redirect goes.
+    if (a.guard) await revertChain(ctx, t, a.guard);
+    await openChain(ctx, t, a.redirect);
     const pid = proxies.get(a.token);
-    if (pid !== undefined) await stopChild(pid);
+    if (pid !== undefined) await stopChild(pid, drainMs(a.proxy) + 500);
     proxies.delete(a.token);
     killLeftProxies(a.token);
+    await revertChain(ctx, t, a.redirect);
   },
   snapshot: iptablesSnapshot,
 };

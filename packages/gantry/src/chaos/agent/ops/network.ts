@@ -78,6 +78,16 @@ export async function applyChain(ctx: OpContext, t: OpTarget, a: ChainArgs) {
     await ipt(ctx, pid, a.table, ['-I', h.parent, '1', ...(h.match ?? []), '-j', a.chain]);
 }
 
+/**
+ * Makes the chain let everything through (a RETURN before its rules) while it stays in
+ * place: in the nat table new connections are no longer redirected, and those redirected
+ * before keep their NAT (removing the rule would end it). revertChain removes it all.
+ */
+export async function openChain(ctx: OpContext, t: OpTarget | undefined, a: ChainArgs) {
+  if (!t) return;
+  await ipt(ctx, t.sandboxPid, a.table, ['-I', a.chain, '1', '-j', 'RETURN'], true);
+}
+
 export async function revertChain(ctx: OpContext, t: OpTarget | undefined, a: ChainArgs) {
   if (!t) return; // the pod (and its network namespace) is gone
   const pid = t.sandboxPid;
