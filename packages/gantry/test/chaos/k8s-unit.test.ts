@@ -11,7 +11,12 @@ import { KubeApiError } from '../../src/kube/client.js';
 import { RECORD_KEY } from '../../src/chaos/agent/record.js';
 import type { FaultContext, ResolvedTarget } from '../../src/chaos/fault.js';
 import { faultByKind } from '../../src/chaos/faults/index.js';
-import { localInjectK8sFault, patchObject, useK8sInjector } from '../../src/chaos/faults/k8s.js';
+import {
+  FALLBACK_PAUSE_IMAGE,
+  localInjectK8sFault,
+  patchObject,
+  useK8sInjector,
+} from '../../src/chaos/faults/k8s.js';
 import {
   HELPER_LABEL,
   RECORD_LABEL,
@@ -182,6 +187,36 @@ test('a patching fault whose object was replaced meanwhile fails, naming it', as
     d.inject(ctxOf(kube), { mode: 'no-endpoints' }, target, 60_000),
     /Service shop\/web is replaced/,
   );
+});
+
+test("pod-failure: the node's pause image, else a well-known one where the node lists none", async () => {
+  useK8sInjector(localInjectK8sFault);
+  const imageOf = async (images: { names: string[] }[]) => {
+    const kube = new FakeKube();
+    kube.put({ ...node(), status: { images } });
+    kube.put({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-1', namespace: 'shop', uid: 'pod-uid' },
+      spec: { containers: [{ name: 'web', image: 'x:1' }] },
+    });
+    const d = faultByKind('pod-failure')!;
+    assert.deepEqual(await d.preflight(ctxOf(kube), {}, target), []);
+    const fault = await d.inject(ctxOf(kube), {}, target, 60_000);
+    const sent = kube.patches[0]!.patch as { spec: { containers: { image: string }[] } };
+    await fault.revert();
+    assert.deepEqual(kube.patches.at(-1)!.patch, {
+      spec: { containers: [{ name: 'web', image: 'x:1' }] },
+    });
+    return sent.spec.containers[0]!.image;
+  };
+  const own = 'registry.local:5000/gantry/pause:3.10-gantry';
+  assert.equal(
+    await imageOf([{ names: ['big/app:1'] }, { names: [`${own}@sha256:ab`, own] }]),
+    own,
+  );
+  // A busy node: the kubelet's 50 largest images, none of them the pause image.
+  assert.equal(await imageOf([{ names: ['big/app:1'] }]), FALLBACK_PAUSE_IMAGE);
 });
 
 test('node-drain evicts (a PodDisruptionBudget respected), never deletes; uncordoned at the end', async () => {

@@ -218,6 +218,20 @@ export async function pauseImageOn(kube: Kube, node: string): Promise<string | u
   return undefined;
 }
 
+/**
+ * The pause image pod-failure uses where the node lists none: a kubelet reports only its
+ * 50 largest images (nodeStatusMaxImages), and the tiny pause image drops out of that list on
+ * any busy node. kubeadm's default for Kubernetes 1.31+; pulled if the node lacks it (and
+ * if it cannot be pulled the container stays down all the same, in ImagePullBackOff).
+ */
+export const FALLBACK_PAUSE_IMAGE = 'registry.k8s.io/pause:3.10';
+
+/** The image pod-failure runs on `node`: --image, else the node's own pause image, else the fallback. */
+async function failureImage(kube: Kube, params: FaultParams, node: string): Promise<string> {
+  if (typeof params.image === 'string') return params.image;
+  return (await pauseImageOn(kube, node)) ?? FALLBACK_PAUSE_IMAGE;
+}
+
 function simpleActive(kind: string, description: string, target: ResolvedTarget): ActiveFault {
   const now = new Date();
   return {
@@ -322,7 +336,7 @@ const podFailure: FaultDefinition = {
     {
       name: 'image',
       type: 'string',
-      description: "image the container runs meanwhile (default: the node's pause image)",
+      description: `image the container runs meanwhile (default: the node's pause image, or ${FALLBACK_PAUSE_IMAGE} where the node lists none)`,
     },
   ],
   needsHelper: false,
@@ -338,11 +352,6 @@ const podFailure: FaultDefinition = {
             'run (the container would fail to start rather than pause); pass an image that has it',
         );
       }
-      if (params.image === undefined && !(await pauseImageOn(ctx.kube, p.node))) {
-        out.push(
-          `node ${p.node} reports no pause image (the kubelet lists only its 50 largest images unless nodeStatusMaxImages says otherwise); pass --image`,
-        );
-      }
     }
     return out;
   },
@@ -350,7 +359,7 @@ const podFailure: FaultDefinition = {
     target.pods.map(
       (p) =>
         `patch pod ${target.namespace}/${p.name} container ${p.container} image -> ` +
-        `${typeof params.image === 'string' ? params.image : "the node's pause image"}; restore its image`,
+        `${typeof params.image === 'string' ? params.image : `the node's pause image (${FALLBACK_PAUSE_IMAGE} if the node lists none)`}; restore its image`,
     ),
   inject: async (ctx, params, target, durationMs) => {
     const patches: ObjectPatch[] = [];
@@ -359,12 +368,7 @@ const podFailure: FaultDefinition = {
       const c = pod?.spec?.containers.find((x) => x.name === p.container);
       if (!pod || !c?.image)
         throw new Error(`pod ${p.name} or its container ${p.container} is gone`);
-      const image =
-        typeof params.image === 'string' ? params.image : await pauseImageOn(ctx.kube, p.node);
-      if (!image)
-        throw new Error(
-          `node ${p.node} reports no pause image (the kubelet lists only its 50 largest images unless nodeStatusMaxImages says otherwise); pass --image`,
-        );
+      const image = await failureImage(ctx.kube, params, p.node);
       patches.push({
         u: undoOf(
           { metadata: { name: p.name, namespace: target.namespace, uid: p.uid } },
