@@ -35,6 +35,14 @@ const RESERVED = new Set([
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** A default as a user would type it: durations are kept in ms, shown as 400ms or 30s. */
+function shownDefault(p: FaultParam): string {
+  const v = p.default;
+  if (p.type === 'duration' && typeof v === 'number')
+    return v >= 1000 && v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`;
+  return String(v);
+}
+
 function example(p: FaultParam): string {
   switch (p.type) {
     case 'duration':
@@ -54,11 +62,41 @@ function example(p: FaultParam): string {
   }
 }
 
+/**
+ * The flags of each kind's --help examples: a drill a team would run (values a reader can
+ * copy), each parsed like the command line in a test (test/cli/chaos-help.test.ts).
+ */
+export const FAULT_EXAMPLES: Record<string, string> = {
+  'pod-failure': '',
+  'service-down': '--mode no-endpoints',
+  'node-cordon': '',
+  'node-drain': '--eviction-timeout 60s',
+  'node-taint': '--effect NoSchedule',
+  'container-kill': '',
+  'process-kill': '--process node --signal SIGTERM',
+  'process-stop': '--process node',
+  'container-pause': '',
+  'network-partition': '--direction egress --peers 10.96.0.0/12',
+  'packet-loss': '--loss 10 --direction inbound',
+  bandwidth: '--rate 1mbit --direction egress',
+  'dependency-down': '--dependency 10.96.0.20:5432 --mode drop',
+  'network-delay': '--latency 200ms --jitter 50ms',
+  'http-error': '--status 503 --percent 20 --paths /api',
+  'http-delay': '--latency 800ms --paths /api/users',
+  'http-abort': '--percent 10',
+  'dns-error': '--patterns "db.*" --error nxdomain',
+  'dns-timeout': '--patterns "*.example.com"',
+  'cpu-hog': '--load 80',
+  'memory-hog': '--percent-of-limit 80',
+  'io-stress': '--mode write --workers 1 --size 256Mi',
+  'disk-fill': '--fill-percent 90',
+};
+
 function helpText(def: FaultDefinition): string {
   const shown = def.params.filter((p) => p.required || p.type !== 'boolean').slice(0, 3);
-  const args = shown
-    .map((p) => `--${p.name}${p.type === 'boolean' ? '' : ` ${example(p)}`}`)
-    .join(' ');
+  const args =
+    FAULT_EXAMPLES[def.kind] ??
+    shown.map((p) => `--${p.name}${p.type === 'boolean' ? '' : ` ${example(p)}`}`).join(' ');
   const scope =
     def.family === 'node'
       ? 'the node of the first chosen pod (or --node)'
@@ -98,7 +136,7 @@ export function registerFaultCommands(chaos: Command, exit: number[]): void {
       if (RESERVED.has(p.name)) continue;
       const more = [
         p.enum ? `one of ${p.enum.join(', ')}` : '',
-        p.default !== undefined && p.type !== 'boolean' ? `default ${String(p.default)}` : '',
+        p.default !== undefined && p.type !== 'boolean' ? `default ${shownDefault(p)}` : '',
         p.required ? 'required' : '',
       ]
         .filter(Boolean)
