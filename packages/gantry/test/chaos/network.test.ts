@@ -294,14 +294,19 @@ test(
 );
 
 test(
-  'network-delay outbound to a peer: +300 ms on new connections; one open before it is reset, not left fast',
+  'network-delay outbound to a peer: +300 ms on new connections; one open before it is destroyed at both ends, not left fast',
   { skip, timeout: 120_000 },
   async (t) => {
     const uid = target(f).pods[0]!.uid;
     const before = netState(uid);
     const node = (cluster as ClusterEnv).GANTRY_NODE_IP ?? '10.201.0.1';
-    // The peer: echoes every chunk at once.
-    const peer = net.createServer((c) => c.on('error', () => {}).pipe(c));
+    // The peer: echoes every chunk at once; its open connections counted.
+    const open = new Set<net.Socket>();
+    const peer = net.createServer((c) => {
+      open.add(c);
+      c.on('close', () => open.delete(c));
+      c.on('error', () => {}).pipe(c);
+    });
     await new Promise<void>((r) => peer.listen(0, node, r));
     const port = (peer.address() as net.AddressInfo).port;
     // From the pod's network namespace: one connection (reopened once closed) pinged
@@ -332,8 +337,14 @@ setTimeout(()=>{clearInterval(iv);console.log(JSON.stringify(out));process.exit(
       await revert(a);
     }
     const samples = JSON.parse(await client) as { at: number; rtt?: number; err?: string }[];
+    // The client has exited: the peer holds no connection of it, not even the one open before
+    // the fault (reset at the pod only, the peer would keep it until its keepalive).
+    for (let i = 0; i < 30 && open.size > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const left = [...open].map((c) => `${c.remoteAddress}:${c.remotePort}`);
+    for (const c of open) c.destroy();
     peer.close();
     t.diagnostic(`fault in ${inAt}-${revertAt} ms; samples ${JSON.stringify(samples)}`);
+    assert.deepEqual(left, [], 'connections the peer still holds after the client exited');
     // The client's times are from this test's t0 (the same machine's clock).
     const during = samples.filter(
       (x) => x.rtt !== undefined && x.at > inAt + 400 && x.at < revertAt - 400,

@@ -440,6 +440,7 @@ export function proxyArgs(
   return {
     token: t,
     guard,
+    ...(direction === 'outbound' ? { existing: { dst: peer!.cidr, dport: peer!.port! } } : {}),
     proxy: {
       ...cfg,
       listen,

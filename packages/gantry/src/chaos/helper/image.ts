@@ -37,6 +37,7 @@ const OPTIONAL = [
   'fio',
   'ipset',
   'conntrack',
+  'ss',
   'socat',
   'dnsmasq',
 ];

@@ -13,7 +13,8 @@
 // for the peer from anyone but the proxy (outbound), did not come through the redirect.
 // The client sees that connection reset once (a gateway answers that request 502 or, for
 // an idempotent request, retries it on a new connection) and its next connection goes
-// through the proxy.
+// through the proxy. Outbound, the connections to the peer open before the fault are also
+// destroyed (`ss -K`), so the peer hears of it too (see ProxyArgs.existing).
 //
 // Revert removes the guard, opens the redirect chain (a RETURN first: new connections go
 // straight to the service again) without removing it yet, because a connection redirected
@@ -23,7 +24,7 @@
 // then the chain goes.
 import { readFileSync, readdirSync } from 'node:fs';
 import { opContext, stopChild } from '../context.js';
-import type { AgentOp } from '../op.js';
+import type { AgentOp, OpContext } from '../op.js';
 import { drainMs } from '../proxy.js';
 import type { ProxyConfig } from '../proxy.js';
 import type { ChainArgs } from './network.js';
@@ -46,6 +47,34 @@ export interface ProxyArgs {
   redirect: ChainArgs;
   /** Resets connections on the redirected port that bypass the proxy (see above). */
   guard?: ChainArgs;
+  /**
+   * Outbound: the peer (address or CIDR, port) whose connections open before the fault are
+   * destroyed once the redirect is in place (`ss -K`), which resets both ends; the guard
+   * alone resets only the pod's end, and the peer (a database) would keep a dead
+   * connection until its keepalive (2 h by Linux's default).
+   */
+  existing?: { dst: string; dport: number };
+}
+
+/** The local ports of the pod's established TCP connections to `e` (needs `ss`). */
+async function openTo(
+  ctx: OpContext,
+  pid: number,
+  e: { dst: string; dport: number },
+): Promise<number[] | undefined> {
+  const r = await ctx
+    .run('ss', ['-Htn', 'state', 'established', 'dst', e.dst, 'dport', '=', `:${e.dport}`], {
+      netnsPid: pid,
+      allowFail: true,
+      timeoutMs: 5000,
+    })
+    .catch(() => undefined);
+  if (!r || r.code !== 0) return undefined;
+  // Recv-Q Send-Q Local:Port Peer:Port
+  return r.stdout
+    .split('\n')
+    .map((l) => Number(l.trim().split(/\s+/)[2]?.split(':').pop()))
+    .filter((n) => Number.isInteger(n) && n > 0);
 }
 
 /** Whether something listens on `port` in the network namespace of `pid`. */
@@ -118,7 +147,30 @@ const proxyOp: AgentOp = {
         throw new Error(`the proxy did not listen on ${a.proxy.listen} within 5 s`);
       await new Promise((r) => setTimeout(r, 25));
     }
+    // Listed before the redirect: any connection to the peer after it is the proxy's own.
+    const before = a.existing ? await openTo(ctx, t.sandboxPid, a.existing) : [];
     await applyChain(ctx, t, a.redirect);
+    if (a.existing && !before)
+      ctx.log(
+        'proxy: no ss in the helper image: connections open before the fault are reset at the pod only',
+      );
+    for (const port of before ?? []) {
+      const e = a.existing!;
+      const r = await ctx.run(
+        'ss',
+        ['-K', '-Htn', 'state', 'established', 'dst', e.dst, 'dport', '=', `:${e.dport}`]
+          // and from that local port: the proxy's own connections are left alone
+          .concat(['sport', '=', `:${port}`]),
+        { netnsPid: t.sandboxPid, allowFail: true, timeoutMs: 5000 },
+      );
+      if (r.code !== 0)
+        ctx.log(
+          `proxy: ss -K of the connection from :${port}: ${r.stderr.trim() || `exit ${r.code}`}`,
+        );
+    }
+    if (before?.length)
+      ctx.log(`proxy: ${before.length} connection(s) open before the fault destroyed`);
+    // After the destroys: their resets to the peer would otherwise meet the guard's REJECT.
     if (a.guard) await applyChain(ctx, t, a.guard);
   },
   async revert(ctx, t, args) {
