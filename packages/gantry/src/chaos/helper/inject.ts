@@ -65,6 +65,7 @@ import {
   ensureChaosNamespace,
   HELPER_LABEL,
   RECORD_LABEL,
+  STANDBY_IDLE_SECONDS,
   STANDBY_LABEL,
   ensurePodReader,
   grantRestore,
@@ -279,6 +280,9 @@ interface Started {
  */
 export const standbyEnabled = () => process.env.GANTRY_CHAOS_STANDBY === '1';
 
+/** A standby this close to the end of its wait is not claimed (see claimStandby). */
+const STANDBY_CLAIM_MARGIN_SECONDS = 60;
+
 const standbyLabel = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63);
 
 /**
@@ -314,6 +318,12 @@ async function claimStandby(
     // (JSON strings at run time, whatever the client library's types say.)
     const since = Date.parse(String(p.status.startTime ?? p.metadata?.creationTimestamp)) || 0;
     const age = Math.max(0, (Date.now() - since) / 1000);
+    // One near the end of its wait may exit before it sees the record that claims it (the
+    // fault then failed with "the helper … exited 0"): left to exit, a new pod is started.
+    const idle =
+      Number(p.spec?.containers[0]?.env?.find((e) => e.name === 'STANDBY_IDLE_SECONDS')?.value) ||
+      STANDBY_IDLE_SECONDS;
+    if (age > idle - STANDBY_CLAIM_MARGIN_SECONDS) continue;
     try {
       await kube.patch(podRef(name), {
         metadata: {
