@@ -999,7 +999,9 @@ async function cliRun(): Promise<number> {
     const exited = new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
     const hit = await until('gantry chaos http-error: in effect', 30_000, () =>
       firstAffected(d, t0),
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; the command said:\n${out}`);
+    });
     const code = await Promise.race([exited, sleep(60_000).then(() => -2)]);
     if (code !== 0) throw new Error(`gantry chaos http-error exited ${code}:\n${out}`);
     if ((await netState(t)) !== before)
@@ -1029,7 +1031,7 @@ spec:
   replicas: 1
   selector: { matchLabels: { app.kubernetes.io/name: echo } }
   template:
-    metadata: { labels: { app.kubernetes.io/name: echo, gantry.dev/track: stable } }
+    metadata: { labels: { app.kubernetes.io/name: echo, app.kubernetes.io/instance: echo, gantry.dev/track: stable } }
     spec:
       terminationGracePeriodSeconds: 1
       containers:
