@@ -1,7 +1,8 @@
 // Shared parts of the helper-based chaos tests: one echo Deployment (one replica)
 // behind a NodePort served on 127.0.0.1, the FaultContext for it, the pod's
 // network-namespace state read on the host (iptables-save of every table and the
-// qdiscs, through nsenter into the pod sandbox's namespace), and loopback requests.
+// qdiscs, through nsenter into the pod sandbox's namespace), and loopback requests
+// (GETs, and POST /fault for the echo app's own switches).
 import { execFile, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
@@ -219,6 +220,32 @@ export function get(port: number, path: string, timeoutMs = 5000): Promise<Answe
         error: (err as NodeJS.ErrnoException).code ?? err.message,
       }),
     );
+  });
+}
+
+/**
+ * POST /fault?QUERY to the echo fixture on 127.0.0.1:port (its run-time switches: latencyMs,
+ * memoryMiB, …; never faulted by the app); the status.
+ */
+export function postFault(port: number, query: string, timeoutMs = 20_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: `/fault?${query}`,
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
   });
 }
 

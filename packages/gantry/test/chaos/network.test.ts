@@ -19,6 +19,7 @@ import {
   inPodNetAsync,
   median,
   netState,
+  postFault,
   target,
   timings,
 } from './chaos-fixture.js';
@@ -210,26 +211,9 @@ test(
   },
 );
 
-/** Sets the echo app's latency switch for `/` (POST /fault; never faulted by the app). */
+/** Sets the echo app's latency switch for `/`. */
 async function setLatency(ms: number): Promise<void> {
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: f.nodePort,
-        method: 'POST',
-        path: `/fault?latencyMs=${ms}`,
-        agent: false,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-  assert.equal(status, 200, `POST /fault?latencyMs=${ms}`);
+  assert.equal(await postFault(f.nodePort, `latencyMs=${ms}`), 200, `POST /fault?latencyMs=${ms}`);
 }
 
 const ready = () =>

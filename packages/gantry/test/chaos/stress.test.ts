@@ -9,7 +9,6 @@ import './stress-env.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statfsSync } from 'node:fs';
-import http from 'node:http';
 import { dirname } from 'node:path';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +30,7 @@ import {
   victimTarget,
 } from './stress-host.js';
 import type { Agent, Victim } from './stress-host.js';
+import { postFault as postFaultTo } from './chaos-fixture.js';
 
 const cluster = requireCluster();
 const skip =
@@ -234,27 +234,7 @@ test(
 );
 
 /** POST /fault?QUERY to the victim (the echo fixture's switches: memoryMiB holds memory). */
-function postFault(query: string, timeoutMs = 20_000): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: v.nodePort,
-        method: 'POST',
-        path: `/fault?${query}`,
-        agent: false,
-        timeout: timeoutMs,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const postFault = (query: string) => postFaultTo(v.nodePort, query);
 
 const oomKills = (memory: string) =>
   Number(/^oom_kill (\d+)$/m.exec(cgroupValue(memory, 'memory.oom_control'))?.[1]);
